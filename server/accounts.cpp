@@ -1,0 +1,146 @@
+#include "server/accounts.hpp"
+
+#include <openssl/crypto.h>
+
+#include "server/log.hpp"
+#include "server/precis.hpp"
+
+namespace parley::server {
+namespace {
+
+constexpr crypto::Hash kHashes[] = {crypto::Hash::sha1, crypto::Hash::sha256};
+
+pqxx::binarystring bytes(const std::string& b) { return pqxx::binarystring(b.data(), b.size()); }
+
+}  // namespace
+
+std::optional<PreparedPassword> PreparedPassword::from(std::string_view password) {
+  if (password.empty() || password.size() > 1023) return std::nullopt;
+  auto prepared = precis::opaque_string(password);
+  if (!prepared) return std::nullopt;
+  return PreparedPassword(std::move(*prepared));
+}
+
+PreparedPassword::~PreparedPassword() { OPENSSL_cleanse(text_.data(), text_.size()); }
+
+AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, int iterations)
+    : db_(db), vault_(vault), iterations_(iterations) {
+  db_.prepare("accounts.insert", "INSERT INTO accounts (server_host, username) VALUES ($1, $2)");
+  db_.prepare("accounts.lock",
+              "SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2 FOR UPDATE");
+  db_.prepare("accounts.delete", "DELETE FROM accounts WHERE server_host = $1 AND username = $2");
+  db_.prepare("accounts.exists",
+              "SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2");
+  db_.prepare("accounts.list",
+              "SELECT username FROM accounts WHERE server_host = $1 ORDER BY username");
+  db_.prepare("scram.upsert",
+              "INSERT INTO scram_credentials (server_host, username, mechanism, salt, iterations,"
+              " sealed_keys) VALUES ($1, $2, $3, $4, $5, $6)"
+              " ON CONFLICT (server_host, username, mechanism) DO UPDATE SET"
+              " salt = EXCLUDED.salt, iterations = EXCLUDED.iterations,"
+              " sealed_keys = EXCLUDED.sealed_keys, updated_at = now()");
+  db_.prepare("scram.get",
+              "SELECT salt, iterations, sealed_keys FROM scram_credentials"
+              " WHERE server_host = $1 AND username = $2 AND mechanism = $3");
+}
+
+void AccountStore::write_credentials(pqxx::work& tx, const Jid& account,
+                                     const PreparedPassword& password) {
+  std::string jid = account.bare().str();
+  for (auto hash : kHashes) {
+    auto credential = derive_scram_credential(hash, password.str(), iterations_);
+    std::string sealed = vault_.seal(credential, jid);
+    tx.exec_prepared("scram.upsert", std::string(account.domain()), std::string(account.local()),
+                     std::string(scram_mechanism_name(hash)), bytes(credential.salt),
+                     credential.iterations, bytes(sealed));
+  }
+}
+
+storage::Result<void> AccountStore::create(const Jid& account, const PreparedPassword& password) {
+  auto r = db_.run([&](pqxx::connection& c) {
+    pqxx::work tx{c};
+    tx.exec_prepared("accounts.insert", std::string(account.domain()), std::string(account.local()));
+    write_credentials(tx, account, password);
+    tx.commit();
+  });
+  if (!r.ok() && r.error().kind == storage::Error::Kind::conflict) {
+    return storage::conflict(account.bare().str() + " already exists");
+  }
+  return r;
+}
+
+storage::Result<void> AccountStore::set_password(const Jid& account,
+                                                 const PreparedPassword& password) {
+  auto r = db_.run([&](pqxx::connection& c) {
+    pqxx::work tx{c};
+    if (tx.exec_prepared("accounts.lock", std::string(account.domain()),
+                         std::string(account.local())).empty()) {
+      return false;
+    }
+    write_credentials(tx, account, password);
+    tx.commit();
+    return true;
+  });
+  if (!r.ok()) return r.error();
+  if (!r.value()) return storage::not_found(account.bare().str() + " does not exist");
+  return {};
+}
+
+storage::Result<void> AccountStore::remove(const Jid& account) {
+  auto r = db_.run([&](pqxx::connection& c) {
+    pqxx::work tx{c};
+    auto res = tx.exec_prepared("accounts.delete", std::string(account.domain()),
+                                std::string(account.local()));
+    tx.commit();
+    return res.affected_rows();
+  });
+  if (!r.ok()) return r.error();
+  if (r.value() == 0) return storage::not_found(account.bare().str() + " does not exist");
+  return {};
+}
+
+storage::Result<bool> AccountStore::exists(const Jid& account) {
+  return db_.run([&](pqxx::connection& c) {
+    pqxx::read_transaction tx{c};
+    return !tx.exec_prepared("accounts.exists", std::string(account.domain()),
+                             std::string(account.local())).empty();
+  });
+}
+
+storage::Result<std::vector<std::string>> AccountStore::list(std::string_view domain) {
+  return db_.run([&](pqxx::connection& c) {
+    pqxx::read_transaction tx{c};
+    std::vector<std::string> jids;
+    for (const auto& row : tx.exec_prepared("accounts.list", std::string(domain))) {
+      jids.push_back(row[0].as<std::string>() + "@" + std::string(domain));
+    }
+    return jids;
+  });
+}
+
+ScramLookup AccountStore::unknown_account(std::string_view name, crypto::Hash hash) const {
+  return ScramLookup{vault_.fake_salt(hash, name), iterations_, std::nullopt};
+}
+
+storage::Result<ScramLookup> AccountStore::scram_lookup(const Jid& account, crypto::Hash hash) {
+  std::string jid = account.bare().str();
+  auto row = db_.run([&](pqxx::connection& c) {
+    pqxx::read_transaction tx{c};
+    return tx.exec_prepared("scram.get", std::string(account.domain()),
+                            std::string(account.local()), std::string(scram_mechanism_name(hash)));
+  });
+  if (!row.ok()) return row.error();
+  if (row->empty()) return ScramLookup{vault_.fake_salt(hash, jid), iterations_, std::nullopt};
+  const auto& r = (*row)[0];
+  pqxx::binarystring salt(r[0]), sealed(r[2]);
+  ScramLookup out{salt.str(), r[1].as<int>(), std::nullopt};
+  out.keys = vault_.open(hash, jid, out.salt, out.iterations, sealed.str());
+  if (!out.keys) {
+    // Wrong key file, or the row was altered or copied from another account.
+    log::error("the stored {} credential of {} cannot be opened with this server's secret key",
+               scram_mechanism_name(hash), jid);
+  }
+  return out;
+}
+
+}  // namespace parley::server

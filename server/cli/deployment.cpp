@@ -1,0 +1,93 @@
+#include "server/cli/deployment.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "server/dev_certs.hpp"
+#include "server/log.hpp"
+#include "storage/migrator.hpp"
+
+namespace fs = std::filesystem;
+
+namespace parley::server::cli {
+namespace {
+
+fs::path config_path(const Options& options) {
+  if (options.config) return *options.config;
+  if (const char* env = std::getenv("PARLEY_CONFIG"); env != nullptr && *env != '\0') return env;
+  fs::path system = "/etc/parley/parley.toml";
+  if (fs::exists(system)) return system;
+  throw UsageError("no configuration: pass --config FILE, or --dev for a development setup");
+}
+
+}  // namespace
+
+Deployment::Deployment(const Options& options, const ModuleRegistry& registry)
+    : dev_(options.dev) {
+  if (dev_) {
+    std::vector<std::string> modules;
+    for (auto name : registry.names()) modules.emplace_back(name);
+    config_ = dev_config(fs::current_path(), std::move(modules));
+  } else {
+    config_ = load_config(config_path(options));
+  }
+  log::Level level;
+  if (log::parse_level(config_.server.log_level, level)) log::set_level(level);
+}
+
+Deployment::~Deployment() {
+  // The stores and the pool go before the cluster they talk to.
+  accounts_.reset();
+  vault_.reset();
+  database_.reset();
+  if (cluster_) cluster_->release();
+}
+
+const ServerSecret& Deployment::secret() {
+  if (!secret_) secret_.emplace(ServerSecret::load_or_create(config_.security.key_file));
+  return *secret_;
+}
+
+storage::Database& Deployment::database() {
+  if (database_) return *database_;
+  std::string conninfo;
+  if (config_.database.url) {
+    conninfo = *config_.database.url;
+  } else {
+    cluster_ = std::make_unique<storage::EmbeddedCluster>(config_.server.data_dir);
+    cluster_->start();
+    conninfo = cluster_->conninfo();
+  }
+  database_ = std::make_unique<storage::Database>(conninfo, config_.database.pool_size);
+  return *database_;
+}
+
+std::vector<std::string> Deployment::migrate() {
+  auto lease = database().acquire();
+  auto applied = storage::apply_migrations(*lease, storage::builtin_migrations());
+  for (const auto& file : applied) log::info("applied migration {}", file);
+  migrated_ = true;
+  return applied;
+}
+
+AccountStore& Deployment::accounts() {
+  if (accounts_) return *accounts_;
+  if (!migrated_) migrate();
+  vault_ = std::make_unique<CredentialVault>(secret());
+  accounts_ = std::make_unique<AccountStore>(database(), *vault_, config_.security.scram_iterations);
+  return *accounts_;
+}
+
+void Deployment::ensure_dev_certificates() {
+  if (!dev_) return;
+  auto dir = config_.server.data_dir / "certs";
+  std::vector<std::string> domains;
+  for (const auto& host : config_.hosts) domains.push_back(host.domain);
+  if (!dev_certificates_present(dir, domains)) {
+    write_dev_certificates(dir, domains);
+    log::info("wrote development certificates to {} (trust {} in your client)", dir.string(),
+              (dir / "ca.pem").string());
+  }
+}
+
+}  // namespace parley::server::cli

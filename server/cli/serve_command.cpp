@@ -1,0 +1,52 @@
+// parley serve: loads the configuration, opens and migrates the database, starts the server
+// and runs until SIGINT or SIGTERM, then shuts down gracefully.
+#include <signal.h>
+
+#include "server/cli/commands.hpp"
+#include "server/log.hpp"
+
+namespace parley::server::cli {
+namespace {
+
+// Blocks SIGINT and SIGTERM (before any thread starts, so every thread inherits the mask)
+// and waits for one of them synchronously.
+class ShutdownSignals {
+ public:
+  ShutdownSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  int wait() {
+    int sig = 0;
+    sigwait(&set_, &sig);
+    return sig;
+  }
+
+ private:
+  sigset_t set_{};
+};
+
+}  // namespace
+
+int serve_command(Deployment& deployment, const ModuleRegistry& registry) {
+  ShutdownSignals signals;
+  const Config& config = deployment.config();
+  check_modules(config, registry);
+  deployment.ensure_dev_certificates();
+  deployment.accounts();  // opens the database, migrates it, loads the secret key
+  log::info("parley {} ready: {} host(s), database {}", PARLEY_VERSION, config.hosts.size(),
+            config.database.url ? "from [database] url"
+                                : "embedded in " + (config.server.data_dir / "postgres").string());
+  if (deployment.dev()) {
+    log::info("development setup: CA certificate {}", (config.server.data_dir / "certs" / "ca.pem").string());
+    log::info("add an account with: build/parley user add alice@localhost --dev");
+  }
+  log::warning("no listeners yet: client connections are not implemented in this version");
+  int sig = signals.wait();
+  log::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+}  // namespace parley::server::cli

@@ -1,0 +1,109 @@
+#pragma once
+// The server's configuration: one TOML file (docs/configuration.md is the reference).
+//
+// Loading validates everything it can without touching the network or the database:
+// unknown keys, wrong types and bad values are a ConfigError whose message names the file,
+// the line and the key's full path, e.g.
+//   parley.toml:12:1: unknown key 'server.thredas'
+// Relative paths are resolved against the directory of the configuration file.
+// A Config is a plain value: build it once at start-up, then share it read-only.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::server {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a value came from, for errors reported after loading ("parley.toml:14").
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  std::string str() const { return line > 0 ? file + ":" + std::to_string(line) : file; }
+};
+
+struct ServerSection {
+  int threads = 0;                    ///< 0 = one per core
+  std::filesystem::path data_dir;     ///< default "var" next to the config file
+  std::string log_level = "info";     ///< debug | info | warning | error
+};
+
+struct DatabaseSection {
+  std::optional<std::string> url;     ///< libpq URI or conninfo; unset = embedded cluster
+  int pool_size = 8;                  ///< 1..1000
+};
+
+struct SecuritySection {
+  std::filesystem::path key_file;     ///< default <data_dir>/secret.key
+  int scram_iterations = 10000;       ///< 4096..10,000,000 (RFC 7677 §4 asks for at least 4096)
+};
+
+struct TlsSection {
+  std::optional<std::filesystem::path> certificate;  ///< PEM chain
+  std::optional<std::filesystem::path> private_key;  ///< PEM key
+  std::optional<std::filesystem::path> ca_file;      ///< trust anchors; unset = system store
+};
+
+enum class ListenType { c2s, c2s_tls, s2s, s2s_tls, http };
+/// "c2s", "c2s-tls", "s2s", "s2s-tls", "http".
+std::string_view to_string(ListenType type);
+/// The port each listener type uses when `port` is left out: 5222, 5223, 5269, 5270, 5280.
+std::uint16_t default_port(ListenType type);
+
+struct ListenSection {
+  ListenType type = ListenType::c2s;
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 5222;          ///< 0 = any free port (for tests)
+  SourceLocation location;
+};
+
+struct HostSection {
+  std::string domain;                 ///< normalized (lower case, IDNA A-label form)
+  std::vector<std::string> modules;   ///< names as in modules/registry.cpp, checked at serve
+  std::optional<std::filesystem::path> certificate;  ///< this domain's own pair, chosen by SNI
+  std::optional<std::filesystem::path> private_key;
+  SourceLocation location;
+};
+
+struct FederationSection {
+  bool enabled = true;
+  /// Static routes, checked before DNS SRV: remote domain -> "host:port".
+  std::map<std::string, std::string> routes;
+};
+
+struct Config {
+  std::filesystem::path file;         ///< the file it was read from; empty for --dev
+  ServerSection server;
+  DatabaseSection database;
+  SecuritySection security;
+  TlsSection tls;
+  std::vector<ListenSection> listen;
+  std::vector<HostSection> hosts;
+  FederationSection federation;
+
+  /// The host section for a domain, or nullptr.
+  const HostSection* find_host(std::string_view domain) const;
+};
+
+/// Reads and validates a configuration file. Throws ConfigError.
+Config load_config(const std::filesystem::path& file);
+
+/// Parses configuration text. `source_name` is used in error messages; relative paths are
+/// resolved against `base_dir`. Throws ConfigError.
+Config parse_config(std::string_view text, const std::string& source_name,
+                    const std::filesystem::path& base_dir);
+
+/// The configuration of `parley --dev`: everything under <base_dir>/var/dev, host
+/// "localhost" with `modules`, c2s on 127.0.0.1:5222 and c2s-tls on 127.0.0.1:5223, the
+/// development certificates under var/dev/certs, the embedded database.
+Config dev_config(const std::filesystem::path& base_dir, std::vector<std::string> modules);
+
+}  // namespace parley::server

@@ -1,0 +1,59 @@
+#pragma once
+// The asynchronous face of the database: blocking libpqxx work runs on a dedicated thread
+// pool and the calling coroutine resumes on its own executor, so a network thread never
+// waits for PostgreSQL (DESIGN.md: no blocking call on a network thread).
+//
+//   auto rows = co_await runner.run([&](pqxx::connection& c) { ... return value; });
+//
+// Thread-safe. The pool has as many threads as the database pool has connections, so no
+// thread waits for a connection while another sits idle.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "storage/database.hpp"
+
+namespace parley::storage {
+
+class Runner {
+ public:
+  Runner(Database& db, std::size_t threads) : db_(db), pool_(threads < 1 ? 1 : threads) {}
+  ~Runner() { stop(); }
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  /// Runs `f(pqxx::connection&)` on the pool; exceptions become an Error.
+  template <typename F>
+  auto run(F f) -> boost::asio::awaitable<Result<decltype(f(std::declval<pqxx::connection&>()))>> {
+    using R = Result<decltype(f(std::declval<pqxx::connection&>()))>;
+    co_return co_await boost::asio::co_spawn(
+        pool_,
+        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return db_.run(f); },
+        boost::asio::use_awaitable);
+  }
+
+  /// Runs any blocking `f()` on the pool (e.g. a store method that talks to the database)
+  /// and returns its result on the caller's executor. `f` must not throw.
+  template <typename F>
+  auto execute(F f) -> boost::asio::awaitable<decltype(f())> {
+    using R = decltype(f());
+    co_return co_await boost::asio::co_spawn(
+        pool_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
+        boost::asio::use_awaitable);
+  }
+
+  /// Finishes queued work and joins the threads. Idempotent.
+  void stop() {
+    pool_.join();
+  }
+
+  Database& database() { return db_; }
+
+ private:
+  Database& db_;
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace parley::storage
