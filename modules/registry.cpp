@@ -1,12 +1,21 @@
 // The one list of built-in modules (STYLE.md: explicit, no static-initialisation tricks).
 // Add a module here and it can be enabled per host with `modules = ["name", ...]`.
 
+#include "modules/disco/disco.hpp"
+#include "modules/message/message.hpp"
+#include "modules/ping/ping.hpp"
+#include "modules/time/time.hpp"
+#include "modules/version/version.hpp"
 #include "server/module_api.hpp"
 
 namespace parley::server {
 
-void register_builtin_modules(ModuleRegistry& /*registry*/) {
-  // No built-in modules yet: the first ones (message, ping, disco, ...) arrive with the router.
+void register_builtin_modules(ModuleRegistry& registry) {
+  registry.add(modules::message::info());
+  registry.add(modules::disco::info());
+  registry.add(modules::ping::info());
+  registry.add(modules::version::info());
+  registry.add(modules::time::info());
 }
 
 }  // namespace parley::server

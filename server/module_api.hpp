@@ -1,22 +1,133 @@
 #pragma once
-// The module API: the one header through which modules (modules/*/) reach the core, and the
-// core reaches modules only through the registry filled by register_builtin_modules(),
-// defined in modules/registry.cpp. The core never includes a module.
+// The module API: the one header through which modules (modules/*/) and third-party shared
+// objects reach the core. The core reaches modules only through the registry filled by
+// register_builtin_modules(), defined in modules/registry.cpp; no core file includes a module.
 //
-// This is the registry part; the host context (events, stream features, sending stanzas,
-// storage) comes with the router.
+// Shaped after Prosody's events: a module hooks named events on the host it is enabled for;
+// handlers run by priority, highest first, and each returns a Verdict.
+//
+// Event names (interned when hooked; the router builds no strings per stanza):
+//   message/full, message/bare, message/host, presence/full, presence/bare, presence/host,
+//   presence/self            a client's presence without 'to' (its broadcast presence)
+//   iq-get/host/NS:NAME      iq get to the server with child {NS}NAME; also /bare, /full, /self
+//   iq-set/self/NS:NAME      ("self": from a client to its own account, or without 'to')
+//   iq-result/host, iq-error/host, ...   answers addressed to the server or an account
+//   pre-message/bare, ...    filters, fired for stanzas sent by local clients, before routing
+//   route/remote             a stanza for another domain (federation takes it)
+//   stanza/out               before a stanza is written to a client session
+//   session/bound, session/closed, user/created, user/deleted
+//
+// Threads: handlers run on the thread of the connection that routed the stanza, possibly on
+// several threads at once. Module state shared between stanzas must be thread-safe.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "server/stanza.hpp"
+
+namespace parley::storage {
+class Runner;
+}
+
 namespace parley::server {
 
-/// A feature enabled per host with `modules = [...]`.
+/// What a handler tells the router (documented like Envoy's FilterStatus).
+enum class Verdict {
+  /// Not handled (the handler may have looked, or changed the stanza if it is a filter): the
+  /// next handler runs. When every handler passes, the router applies the default: an iq get
+  /// or set is answered with service-unavailable, a message to an account with
+  /// service-unavailable, a stanza to a full JID is delivered to that session if it exists,
+  /// and anything else (presence, errors, results) is dropped.
+  pass,
+  /// Done: no further handler runs. The handler replied, delivered or stored as needed;
+  /// for an iq get/set it is responsible for the answer.
+  handled,
+  /// Discard silently: no further handler runs, nothing is delivered, no error is sent.
+  dropped,
+};
+
+/// A local client session as modules see it. Thread-safe.
+class ClientSession {
+ public:
+  virtual ~ClientSession() = default;
+  /// The bound full JID.
+  virtual const Jid& jid() const = 0;
+  /// Queues a stanza for this client (it passes the stanza/out event on the way).
+  virtual void send(Stanza stanza) = 0;
+  /// Ends the session with a stream error condition (RFC 6120 §4.9.3), e.g. "conflict".
+  virtual void close(std::string_view condition) = 0;
+  /// The client's address, for logs and throttling.
+  virtual std::string_view remote_address() const = 0;
+
+  /// Presence state kept with the session so bare-JID delivery can choose resources
+  /// (RFC 6121 §8.5.2): available after initial presence, with its priority.
+  virtual bool available() const = 0;
+  virtual int priority() const = 0;
+  virtual void set_presence(bool available, int priority) = 0;
+};
+
+/// The local client sessions of all hosts, by JID. Thread-safe.
+class Sessions {
+ public:
+  virtual ~Sessions() = default;
+  virtual std::shared_ptr<ClientSession> find(const Jid& full) const = 0;
+  /// The sessions of one account (any resource), in binding order.
+  virtual std::vector<std::shared_ptr<ClientSession>> of_account(const Jid& bare) const = 0;
+};
+
+class HostContext;
+
+/// One stanza on its way, as handlers see it.
+struct Event {
+  Stanza& stanza;
+  /// The local client that sent it; null when the server or a remote domain sent it.
+  std::shared_ptr<ClientSession> origin;
+  /// The host whose handlers run (the recipient's, or the sender's for pre-* filters).
+  HostContext& host;
+};
+
+using Handler = std::function<Verdict(Event&)>;
+using AsyncHandler = std::function<boost::asio::awaitable<Verdict>(Event&)>;
+
+/// What a module receives when it starts on a host. Valid until the module stops; the core
+/// removes everything the module registered when it stops (modules keep no bookkeeping).
+class HostContext {
+ public:
+  virtual ~HostContext() = default;
+  virtual std::string_view domain() const = 0;
+
+  /// Hooks an event (names above). Priority: highest runs first; 0 is the default for a
+  /// feature's own handler, filters that must see a stanza before it use positive values.
+  virtual void hook(std::string_view event, Handler handler, int priority = 0) = 0;
+  /// The same for a coroutine handler (e.g. one that waits for the database).
+  virtual void hook_async(std::string_view event, AsyncHandler handler, int priority = 0) = 0;
+
+  /// A feature var for disco#info (XEP-0030): of the server, or of every account's bare JID.
+  virtual void add_disco_feature(std::string var, bool on_accounts = false) = 0;
+  virtual std::vector<std::string> disco_features(bool on_accounts) const = 0;
+
+  /// Routes a stanza as if the server had sent it (no pre-* filters). Thread-safe.
+  virtual void send(Stanza stanza) = 0;
+  virtual boost::asio::awaitable<void> route(Stanza stanza) = 0;
+
+  virtual Sessions& sessions() = 0;
+  /// The database, for `co_await storage().run(...)` from coroutine handlers.
+  virtual storage::Runner& storage() = 0;
+  /// An executor for the module's timers.
+  virtual boost::asio::any_io_executor executor() = 0;
+};
+
+/// A feature enabled per host with `modules = [...]`. One object per host.
 class Module {
  public:
   virtual ~Module() = default;
+  virtual void start(HostContext& host) = 0;
+  virtual void stop() {}
 };
 
 struct ModuleInfo {

@@ -23,6 +23,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  /// A failed result ("no result yet"); exists because co_spawn needs a default.
+  Result() : v_(Error{Error::Kind::internal, "no result"}) {}
   Result(T value) : v_(std::move(value)) {}
   Result(Error error) : v_(std::move(error)) {}
   bool ok() const { return v_.index() == 0; }

@@ -25,23 +25,24 @@ class Runner {
   Runner& operator=(const Runner&) = delete;
 
   /// Runs `f(pqxx::connection&)` on the pool; exceptions become an Error.
+  ///
+  /// GCC 12 relocates temporaries of a co_await expression bitwise, which breaks a lambda
+  /// with owning captures written inline. Name the callable first:
+  ///   auto query = [..] (pqxx::connection& c) { ... };
+  ///   auto result = co_await runner.run(std::move(query));
   template <typename F>
   auto run(F f) -> boost::asio::awaitable<Result<decltype(f(std::declval<pqxx::connection&>()))>> {
-    using R = Result<decltype(f(std::declval<pqxx::connection&>()))>;
-    co_return co_await boost::asio::co_spawn(
-        pool_,
-        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return db_.run(f); },
-        boost::asio::use_awaitable);
+    auto job = [this, f = std::move(f)]() mutable { return db_.run(f); };
+    return boost::asio::co_spawn(pool_, invoke(std::move(job)), boost::asio::use_awaitable);
   }
 
   /// Runs any blocking `f()` on the pool (e.g. a store method that talks to the database)
-  /// and returns its result on the caller's executor. `f` must not throw.
+  /// and returns its result on the caller's executor. `f` must not throw, and its result
+  /// must be default-constructible (co_spawn's requirement; storage::Result is). Name the
+  /// callable before the co_await, as for run().
   template <typename F>
   auto execute(F f) -> boost::asio::awaitable<decltype(f())> {
-    using R = decltype(f());
-    co_return co_await boost::asio::co_spawn(
-        pool_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
-        boost::asio::use_awaitable);
+    return boost::asio::co_spawn(pool_, invoke(std::move(f)), boost::asio::use_awaitable);
   }
 
   /// Finishes queued work and joins the threads. Idempotent.
@@ -52,6 +53,12 @@ class Runner {
   Database& database() { return db_; }
 
  private:
+  // A coroutine function, not a lambda handed to co_spawn: GCC 12 mis-copies the latter.
+  template <typename F>
+  static boost::asio::awaitable<decltype(std::declval<F&>()())> invoke(F f) {
+    co_return f();
+  }
+
   Database& db_;
   boost::asio::thread_pool pool_;
 };

@@ -4,6 +4,7 @@
 
 #include "server/cli/commands.hpp"
 #include "server/log.hpp"
+#include "server/server.hpp"
 
 namespace parley::server::cli {
 namespace {
@@ -35,17 +36,22 @@ int serve_command(Deployment& deployment, const ModuleRegistry& registry) {
   const Config& config = deployment.config();
   check_modules(config, registry);
   deployment.ensure_dev_certificates();
-  deployment.accounts();  // opens the database, migrates it, loads the secret key
+  AccountStore& accounts = deployment.accounts();  // opens the database and migrates it
+  Server server(config, registry, deployment.database(), accounts);
+  server.start();
   log::info("parley {} ready: {} host(s), database {}", PARLEY_VERSION, config.hosts.size(),
             config.database.url ? "from [database] url"
                                 : "embedded in " + (config.server.data_dir / "postgres").string());
   if (deployment.dev()) {
-    log::info("development setup: CA certificate {}", (config.server.data_dir / "certs" / "ca.pem").string());
+    auto ca = (config.server.data_dir / "certs" / "ca.pem").string();
+    log::info("development setup: clients must trust the CA certificate {}", ca);
     log::info("add an account with: build/parley user add alice@localhost --dev");
+    log::info("then connect a client as alice@localhost to 127.0.0.1 port 5222 (STARTTLS) or 5223 (direct TLS)");
   }
-  log::warning("no listeners yet: client connections are not implemented in this version");
   int sig = signals.wait();
   log::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  log::info("stopped");
   return 0;
 }
 

@@ -1,0 +1,286 @@
+// The I/O half of a client session: reading into the XML parser, the single-writer output
+// queue, the watchdog, TLS handshakes and closing. The protocol steps are in
+// c2s_negotiation.cpp.
+#include "server/c2s/c2s_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "server/log.hpp"
+#include "server/xml/serializer.hpp"
+
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+namespace parley::server::c2s {
+
+/// Collects what the parser reports during one feed(), for the coroutine to process after.
+class C2sSession::ParserSink final : public xml::StreamParser::Handler {
+ public:
+  explicit ParserSink(std::deque<ParserEvent>& events) : events_(events) {}
+  void on_stream_open(const xml::StreamHeader& h) override { events_.emplace_back(Header{h}); }
+  void on_stanza(xml::Element&& e) override { events_.emplace_back(std::move(e)); }
+  void on_stream_close() override { events_.emplace_back(Closed{}); }
+  void on_error(xml::StreamError e) override { events_.emplace_back(std::move(e)); }
+
+ private:
+  std::deque<ParserEvent>& events_;
+};
+
+C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool direct_tls)
+    : services_(services),
+      stream_(std::move(socket), services.tls.server(direct_tls)),
+      direct_tls_(direct_tls),
+      sink_(std::make_unique<ParserSink>(events_)),
+      wake_writer_(stream_.get_executor()),
+      writer_done_(stream_.get_executor()),
+      watchdog_timer_(stream_.get_executor()) {
+  boost::system::error_code ec;
+  auto ep = stream_.next_layer().remote_endpoint(ec);
+  remote_address_ = ec ? "unknown" : ep.address().to_string();
+  parser_ = std::make_unique<xml::StreamParser>(*sink_, std::string(kClientNs), services.limits.parser);
+  wake_writer_.expires_at(asio::steady_timer::time_point::max());
+  writer_done_.expires_at(asio::steady_timer::time_point::max());
+}
+
+C2sSession::~C2sSession() = default;
+
+// The session keeps itself alive through the coroutine's parameter. (A capturing lambda
+// handed to co_spawn is mis-copied by GCC 12; a coroutine function with a by-value
+// parameter is not.)
+asio::awaitable<void> C2sSession::keep_alive(std::shared_ptr<C2sSession> self, bool writer) {
+  if (writer) {
+    co_await self->writer();
+  } else {
+    co_await self->run();
+  }
+}
+
+void C2sSession::start() {
+  asio::co_spawn(stream_.get_executor(), keep_alive(shared_from_this(), false), asio::detached);
+}
+
+void C2sSession::deadline_in(std::chrono::seconds s) { deadline_ = std::chrono::steady_clock::now() + s; }
+
+asio::awaitable<void> C2sSession::run() {
+  auto self = shared_from_this();
+  deadline_in(services_.limits.negotiation_timeout);
+  try {
+    co_await (read_loop() || watchdog());
+  } catch (const std::exception& e) {
+    log::error("c2s {}: {}", remote_address_, e.what());
+  }
+  if (bound_) {
+    services_.router.sessions().unbind(*this);
+    services_.router.session_event(router::Family::session_closed, self);
+    log::info("c2s {} closed ({})", jid_->str(), remote_address_);
+  }
+  closing_ = true;
+  wake_writer_.cancel();
+  boost::system::error_code ec;
+  stream_.next_layer().close(ec);
+}
+
+// Ends a session whose deadline passed: first asks the reader to close with
+// <connection-timeout/> (RFC 6120 §4.9.3.4), then, if the reader is stuck too (a client that
+// neither reads nor writes), closes the socket five seconds later.
+asio::awaitable<void> C2sSession::watchdog() {
+  bool asked = false;
+  for (;;) {
+    watchdog_timer_.expires_at(deadline_);
+    auto [ec] = co_await watchdog_timer_.async_wait(as_tuple(use_awaitable));
+    if (std::chrono::steady_clock::now() < deadline_) continue;
+    if (asked || closing_) {
+      shutdown_socket();
+      co_return;
+    }
+    asked = true;
+    pending_close_ = "connection-timeout";
+    boost::system::error_code ignored;
+    stream_.next_layer().cancel(ignored);
+    deadline_in(std::chrono::seconds(5));
+  }
+}
+
+asio::awaitable<bool> C2sSession::handshake() {
+  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+  if (ec) {
+    log::info("c2s {}: TLS handshake failed: {}", remote_address_, ec.message());
+    co_return false;
+  }
+  tls_ = true;
+  co_return true;
+}
+
+asio::awaitable<void> C2sSession::read_loop() {
+  if (direct_tls_) {
+    bool secured = co_await handshake();  // not inside the condition: GCC 12 coroutine bug
+    if (!secured) co_return;
+  }
+  std::string buffer(16 * 1024, '\0');
+  while (!closing_) {
+    if (pending_close_) {
+      co_await finish(*pending_close_);
+      co_return;
+    }
+    std::size_t n = 0;
+    boost::system::error_code ec;
+    if (tls_) {
+      std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+    } else {
+      std::tie(ec, n) = co_await stream_.next_layer().async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+    }
+    if (ec) {
+      // Cancelled by close() or the watchdog: say goodbye properly. Otherwise (eof,
+      // stream_truncated, reset) the client is gone.
+      if (pending_close_ && !closing_) co_await finish(*pending_close_);
+      co_return;
+    }
+    if (bound_) deadline_in(services_.limits.idle_timeout);
+    parser_->feed(std::string_view(buffer.data(), n));
+    while (!events_.empty() && !closing_) {
+      ParserEvent ev = std::move(events_.front());
+      events_.pop_front();
+      if (auto* h = std::get_if<Header>(&ev)) {
+        co_await on_header(h->header);
+      } else if (auto* e = std::get_if<xml::Element>(&ev)) {
+        co_await on_element(std::move(*e));
+      } else if (std::holds_alternative<Closed>(ev)) {
+        co_await finish({});
+      } else {
+        auto& err = std::get<xml::StreamError>(ev);
+        co_await finish(err.condition, err.text);
+      }
+    }
+  }
+}
+
+asio::awaitable<void> C2sSession::write_now(std::string data) {
+  boost::system::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(data), as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_.next_layer(), asio::buffer(data), as_tuple(use_awaitable));
+  }
+  if (ec) closing_ = true;
+}
+
+// Ends the stream: an error if `condition` is set (RFC 6120 §4.9), the closing tag, a TLS
+// close_notify, then the socket. Used for a client's </stream:stream> too (empty condition).
+asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string text) {
+  if (closing_) co_return;
+  std::string bye;
+  if (!header_sent_) {
+    // RFC 6120 §4.9.1.3: an error before our header still opens the stream first.
+    bye = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+          "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+    header_sent_ = true;
+  }
+  if (!condition.empty()) {
+    bye += xml::stream_error(condition, text);
+    log::info("c2s {}: stream error {}{}{}", remote_address_, condition, text.empty() ? "" : ": ", text);
+  }
+  bye += "</stream:stream>";
+  if (writer_running_) {
+    // Queued stanzas go out first, then the goodbye, through the single writer.
+    enqueue(std::move(bye));
+    closing_ = true;
+    deadline_in(std::chrono::seconds(5));
+    wake_writer_.cancel();
+    co_await writer_done_.async_wait(as_tuple(use_awaitable));
+  } else {
+    closing_ = true;
+    deadline_in(std::chrono::seconds(5));
+    co_await write_now(std::move(bye));
+  }
+  if (tls_) {
+    // Our close_notify goes out; waiting for the peer's is bounded to a second.
+    deadline_in(std::chrono::seconds(1));
+    watchdog_timer_.cancel();
+    co_await stream_.async_shutdown(as_tuple(use_awaitable));
+  }
+  shutdown_socket();
+}
+
+void C2sSession::shutdown_socket() {
+  boost::system::error_code ec;
+  stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.next_layer().close(ec);
+}
+
+// The single writer: drains the queue, coalescing what accumulated into one write. Runs
+// from bind until the queue is empty after the session started closing.
+asio::awaitable<void> C2sSession::writer() {
+  writer_running_ = true;
+  std::string batch;
+  for (;;) {
+    if (queue_.empty()) {
+      if (closing_) break;
+      wake_writer_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_writer_.async_wait(as_tuple(use_awaitable));
+      continue;
+    }
+    batch.clear();
+    while (!queue_.empty() && batch.size() < 64 * 1024) {
+      batch += queue_.front();
+      queue_.pop_front();
+    }
+    queued_bytes_ -= std::min(queued_bytes_, batch.size());
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(batch), as_tuple(use_awaitable));
+    if (ec) {
+      closing_ = true;
+      shutdown_socket();
+      break;
+    }
+  }
+  writer_running_ = false;
+  writer_done_.cancel();
+}
+
+void C2sSession::enqueue(std::string data) {
+  queued_bytes_ += data.size();
+  queue_.push_back(std::move(data));
+  if (queued_bytes_ > services_.limits.write_queue_bytes && !closing_) {
+    // The client stopped reading: drop it rather than let its queue grow without bound.
+    log::warning("c2s {}: output queue over {} bytes, disconnecting", jid_ ? jid_->str() : remote_address_,
+                 services_.limits.write_queue_bytes);
+    closing_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    shutdown_socket();
+  }
+  wake_writer_.cancel_one();
+}
+
+void C2sSession::send(Stanza stanza) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), st = std::move(stanza)]() mutable {
+    if (self->closing_ || !self->bound_) return;
+    if (!self->services_.router.filter_outgoing(st, self)) return;
+    self->enqueue(xml::serialize(st.element, kClientNs));
+  });
+}
+
+// The reader does the closing (no second operation on the TLS stream beside its read):
+// cancel its read and leave the condition for it.
+void C2sSession::close(std::string_view condition) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::string(condition)] {
+    if (self->closing_ || self->pending_close_) return;
+    self->pending_close_ = c;
+    boost::system::error_code ignored;
+    self->stream_.next_layer().cancel(ignored);
+  });
+}
+
+void C2sSession::set_presence(bool available, int priority) {
+  priority_.store(priority, std::memory_order_relaxed);
+  available_.store(available, std::memory_order_relaxed);
+}
+
+}  // namespace parley::server::c2s

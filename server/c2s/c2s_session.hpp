@@ -1,0 +1,134 @@
+#pragma once
+// One client connection (RFC 6120): TLS (STARTTLS or direct, XEP-0368), SASL, resource
+// binding, then stanzas to and from the router.
+//
+// Threads: a session lives on one io_context for its whole life; its coroutines and
+// handlers run there only. send() and close() may be called from any thread: they post to
+// the session's context. One write is in flight at a time; queued output is bounded, and a
+// client whose queue passes the bound is disconnected (it stopped reading).
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "server/accounts.hpp"
+#include "server/module_api.hpp"
+#include "server/net/tls.hpp"
+#include "server/router/router.hpp"
+#include "server/sasl/scram.hpp"
+#include "server/xml/stream_parser.hpp"
+#include "storage/runner.hpp"
+
+namespace parley::server::c2s {
+
+/// Timeouts and bounds of client connections.
+struct Limits {
+  std::chrono::seconds negotiation_timeout{30};   ///< each step before the resource is bound
+  std::chrono::seconds idle_timeout{900};         ///< no byte from a bound client for so long
+  std::size_t write_queue_bytes = 1024 * 1024;    ///< queued output before disconnecting
+  int auth_attempts = 3;                          ///< failed SASL exchanges per connection
+  xml::StreamParser::Limits parser;
+};
+
+/// What every client session shares; owned by the server, outliving the sessions.
+struct Services {
+  const Config& config;
+  router::Router& router;
+  AccountStore& accounts;
+  storage::Runner& storage;
+  net::TlsContexts& tls;
+  Limits limits;
+};
+
+class C2sSession final : public ClientSession, public std::enable_shared_from_this<C2sSession> {
+ public:
+  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+  C2sSession(boost::asio::ip::tcp::socket socket, Services& services, bool direct_tls);
+  ~C2sSession() override;
+
+  /// Starts the session's coroutines on its socket's executor.
+  void start();
+
+  // ClientSession
+  const Jid& jid() const override { return *jid_; }
+  void send(Stanza stanza) override;
+  void close(std::string_view condition) override;
+  std::string_view remote_address() const override { return remote_address_; }
+  bool available() const override { return available_.load(std::memory_order_relaxed); }
+  int priority() const override { return priority_.load(std::memory_order_relaxed); }
+  void set_presence(bool available, int priority) override;
+
+ private:
+  struct Header { xml::StreamHeader header; };
+  struct Closed {};
+  using ParserEvent = std::variant<Header, xml::Element, Closed, xml::StreamError>;
+  class ParserSink;
+
+  static boost::asio::awaitable<void> keep_alive(std::shared_ptr<C2sSession> self, bool writer);
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> writer();
+  boost::asio::awaitable<void> watchdog();
+  boost::asio::awaitable<bool> handshake();
+  boost::asio::awaitable<void> write_now(std::string data);
+  boost::asio::awaitable<void> finish(std::string_view condition, std::string text = {});
+
+  // c2s_negotiation.cpp: one function per step of RFC 6120 §4–§7.
+  boost::asio::awaitable<void> on_header(const xml::StreamHeader& header);
+  boost::asio::awaitable<void> on_element(xml::Element element);
+  boost::asio::awaitable<void> on_starttls();
+  boost::asio::awaitable<void> on_auth(const xml::Element& auth);
+  boost::asio::awaitable<void> on_response(const xml::Element& response);
+  boost::asio::awaitable<void> on_bind(const xml::Element& iq);
+  boost::asio::awaitable<void> on_stanza(xml::Element element);
+  boost::asio::awaitable<void> sasl_failure(sasl::SaslFailure failure);
+  boost::asio::awaitable<void> sasl_success(const Jid& account, std::string_view server_final);
+  std::string features() const;
+  sasl::ChannelBindingInfo channel_binding_info() const;
+
+  void enqueue(std::string data);
+  void deadline_in(std::chrono::seconds s);
+  void shutdown_socket();
+
+  Services& services_;
+  Stream stream_;
+  bool direct_tls_;
+  std::string remote_address_;
+  std::unique_ptr<xml::StreamParser> parser_;
+  std::unique_ptr<ParserSink> sink_;
+  std::deque<ParserEvent> events_;
+
+  std::string domain_;               // the stream's 'to': the host this client talks to
+  bool tls_ = false;
+  bool header_sent_ = false;
+  std::optional<Jid> account_;       // after SASL success
+  std::optional<Jid> account_candidate_;  // during a SCRAM exchange
+  std::optional<Jid> jid_;           // after bind
+  bool bound_ = false;
+  bool closing_ = false;
+  int failed_auths_ = 0;
+  std::unique_ptr<sasl::ScramServer> scram_;
+  std::optional<crypto::Hash> scram_hash_;
+
+  std::atomic<bool> available_{false};
+  std::atomic<int> priority_{0};
+
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writer_running_ = false;
+  std::optional<std::string> pending_close_;  // close() or the watchdog asked the reader to end
+  boost::asio::steady_timer wake_writer_;
+  boost::asio::steady_timer writer_done_;
+  boost::asio::steady_timer watchdog_timer_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+}  // namespace parley::server::c2s

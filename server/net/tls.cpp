@@ -1,0 +1,133 @@
+#include "server/net/tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace asio = boost::asio;
+
+namespace parley::server::net {
+namespace {
+
+// TLS 1.2 suites: ECDHE key exchange and AEAD ciphers only (forward secrecy, no CBC).
+// TLS 1.3 suites are all ECDHE/AEAD already.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kGroups = "X25519:P-256:P-384";
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  static const unsigned char kXmppClient[] = "\x0bxmpp-client";
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kXmppClient, sizeof kXmppClient - 1, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  // A client that offers other protocols only still gets XMPP: no ALPN in the answer.
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesystem::path& cert,
+                                                              const std::filesystem::path& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* c = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(c, kGroups) != 1) {
+    throw std::runtime_error("TLS policy rejected by OpenSSL: " + openssl_error());
+  }
+  if (SSL_CTX_use_certificate_chain_file(c, cert.c_str()) != 1) {
+    throw std::runtime_error("cannot load certificate " + cert.string() + ": " + openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(c, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error("cannot load private key " + key.string() + ": " + openssl_error());
+  }
+  if (SSL_CTX_check_private_key(c) != 1) {
+    throw std::runtime_error("private key " + key.string() + " does not match " + cert.string());
+  }
+  return ctx;
+}
+
+TlsContexts::TlsContexts(const Config& config) {
+  for (const auto& host : config.hosts) {
+    if (host.certificate && host.private_key) {
+      by_domain_[host.domain] = make_context(*host.certificate, *host.private_key);
+    }
+  }
+  if (config.tls.certificate && config.tls.private_key) {
+    default_ = make_context(*config.tls.certificate, *config.tls.private_key);
+    direct_ = make_context(*config.tls.certificate, *config.tls.private_key);
+  } else if (!by_domain_.empty()) {
+    // No [tls] pair: a client that sends no SNI gets the first host's certificate.
+    for (const auto& host : config.hosts) {
+      if (host.certificate) {
+        default_ = make_context(*host.certificate, *host.private_key);
+        direct_ = make_context(*host.certificate, *host.private_key);
+        break;
+      }
+    }
+  } else {
+    return;  // no certificate at all: fine until a listener needs one (has_certificate())
+  }
+  for (auto* ctx : {default_.get(), direct_.get()}) {
+    SSL_CTX_set_tlsext_servername_callback(ctx->native_handle(), &TlsContexts::on_servername);
+    SSL_CTX_set_tlsext_servername_arg(ctx->native_handle(), this);
+  }
+  SSL_CTX_set_alpn_select_cb(direct_->native_handle(), select_alpn, nullptr);
+  for (auto& [domain, ctx] : by_domain_) SSL_CTX_set_alpn_select_cb(ctx->native_handle(), select_alpn, nullptr);
+}
+
+asio::ssl::context& TlsContexts::server(bool alpn) { return alpn ? *direct_ : *default_; }
+
+int TlsContexts::on_servername(SSL* ssl, int*, void* arg) {
+  auto* self = static_cast<TlsContexts*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  auto it = self->by_domain_.find(std::string_view(name));
+  if (it != self->by_domain_.end()) SSL_set_SSL_CTX(ssl, it->second->native_handle());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::optional<std::string> tls_exporter(SSL* ssl) {
+  // RFC 9266 §2: defined for TLS 1.3 (and 1.2 with extended master secret; we offer it on
+  // TLS 1.3 only, where it is always safe).
+  if (!is_tls13(ssl)) return std::nullopt;
+  std::string out(32, '\0');
+  static const char kLabel[] = "EXPORTER-Channel-Binding";
+  if (SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                                 kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> tls_unique(SSL* ssl) {
+  if (is_tls13(ssl)) return std::nullopt;  // RFC 9266 §3: not defined for TLS 1.3
+  // On a full handshake the first Finished is the client's, which the server received.
+  unsigned char buf[64];
+  std::size_t n = SSL_session_reused(ssl) ? SSL_get_finished(ssl, buf, sizeof buf)
+                                          : SSL_get_peer_finished(ssl, buf, sizeof buf);
+  if (n == 0 || n > sizeof buf) return std::nullopt;
+  return std::string(reinterpret_cast<char*>(buf), n);
+}
+
+bool is_tls13(SSL* ssl) { return SSL_version(ssl) >= TLS1_3_VERSION; }
+
+}  // namespace parley::server::net

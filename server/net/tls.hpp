@@ -1,0 +1,49 @@
+#pragma once
+// TLS for parley's listeners, after the security policy (DESIGN.md): TLS 1.2 and 1.3 only,
+// ECDHE key exchange only, AEAD ciphers only, no compression, no renegotiation. Each host
+// may have its own certificate, chosen by SNI; the [tls] pair serves every other name.
+// Session resumption is off until ticket keys rotate in memory (security issue).
+//
+// Built at start-up, then only read: safe to share between threads.
+
+#include <boost/asio/ssl/context.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/config.hpp"
+
+namespace parley::server::net {
+
+class TlsContexts {
+ public:
+  /// Loads every certificate and key the configuration names. Throws std::runtime_error
+  /// naming the file and OpenSSL's reason.
+  explicit TlsContexts(const Config& config);
+
+  /// False when the configuration names no certificate at all.
+  bool has_certificate() const { return default_ != nullptr; }
+
+  /// The context a listener hands to new connections. With `alpn` (direct TLS, XEP-0368)
+  /// it negotiates ALPN "xmpp-client" when the client offers it.
+  boost::asio::ssl::context& server(bool alpn);
+
+ private:
+  std::shared_ptr<boost::asio::ssl::context> make_context(const std::filesystem::path& cert,
+                                                          const std::filesystem::path& key);
+  static int on_servername(SSL* ssl, int* alert, void* arg);
+
+  std::shared_ptr<boost::asio::ssl::context> default_;   // STARTTLS listeners
+  std::shared_ptr<boost::asio::ssl::context> direct_;    // direct TLS: same, plus ALPN
+  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>> by_domain_;
+};
+
+/// Channel binding data for SCRAM-PLUS, or nullopt when the connection cannot give it.
+/// tls-exporter (RFC 9266): 32 bytes exported with label "EXPORTER-Channel-Binding".
+std::optional<std::string> tls_exporter(SSL* ssl);
+/// tls-unique (RFC 5929 §3.1), TLS 1.2 only: the first Finished message of the handshake.
+std::optional<std::string> tls_unique(SSL* ssl);
+bool is_tls13(SSL* ssl);
+
+}  // namespace parley::server::net

@@ -1,0 +1,119 @@
+#include "server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+#include "server/log.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace parley::server {
+
+struct Server::Listener {
+  ListenSection section;
+  tcp::acceptor acceptor;
+};
+
+Server::Server(const Config& config, const ModuleRegistry& registry, storage::Database& db,
+               AccountStore& accounts)
+    : config_(config),
+      io_(config.server.threads),
+      runner_(db, static_cast<std::size_t>(config.database.pool_size)),
+      tls_(config),
+      router_(sessions_, runner_, io_.first().get_executor()),
+      c2s_{config, router_, accounts, runner_, tls_, {}} {
+  for (const auto& host : config.hosts) {
+    auto& h = router_.add_host(host.domain);
+    for (const auto& name : host.modules) {
+      const ModuleInfo* info = registry.find(name);
+      if (info == nullptr) throw std::runtime_error("host " + host.domain + ": unknown module '" + name + "'");
+      h.start_module(info->create());
+    }
+  }
+}
+
+Server::~Server() { stop(std::chrono::milliseconds(0)); }
+
+void Server::start() {
+  for (const auto& section : config_.listen) {
+    if (section.type != ListenType::c2s && section.type != ListenType::c2s_tls) {
+      log::warning("{}: listener type {} is not implemented yet; skipped", section.location.str(),
+                   to_string(section.type));
+      continue;
+    }
+    if (!tls_.has_certificate()) {
+      throw std::runtime_error(section.location.str() + ": a " + std::string(to_string(section.type)) +
+                               " listener needs a certificate: set [tls] certificate and private_key");
+    }
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(section.address, ec);
+    if (ec) throw std::runtime_error(section.location.str() + ": bad listen address '" + section.address + "'");
+    auto l = std::make_unique<Listener>(Listener{section, tcp::acceptor(io_.first())});
+    tcp::endpoint ep(address, section.port);
+    l->acceptor.open(ep.protocol());
+    l->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    l->acceptor.bind(ep, ec);
+    if (ec) {
+      throw std::runtime_error(section.location.str() + ": cannot listen on " + section.address + ":" +
+                               std::to_string(section.port) + ": " + ec.message());
+    }
+    l->acceptor.listen(asio::socket_base::max_listen_connections);
+    listeners_.push_back(std::move(l));
+  }
+  for (auto& l : listeners_) {
+    auto ep = l->acceptor.local_endpoint();
+    log::info("listening for {} on {}:{}", to_string(l->section.type), ep.address().to_string(), ep.port());
+    asio::co_spawn(io_.first(), accept_loop(*l), asio::detached);
+  }
+  io_.start();
+}
+
+asio::awaitable<void> Server::accept_loop(Listener& l) {
+  bool direct_tls = l.section.type == ListenType::c2s_tls;
+  for (;;) {
+    auto [ec, socket] = co_await l.acceptor.async_accept(io_.next(), asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
+    if (ec) {
+      // e.g. out of file descriptors: wait a little rather than spin.
+      log::warning("accept on {}: {}", to_string(l.section.type), ec.message());
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<c2s::C2sSession>(std::move(socket), c2s_, direct_tls)->start();
+  }
+}
+
+std::vector<std::pair<ListenType, tcp::endpoint>> Server::endpoints() const {
+  std::vector<std::pair<ListenType, tcp::endpoint>> out;
+  for (const auto& l : listeners_) out.emplace_back(l->section.type, l->acceptor.local_endpoint());
+  return out;
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& l : listeners_) {
+    asio::post(l->acceptor.get_executor(), [a = &l->acceptor] {
+      boost::system::error_code ec;
+      a->close(ec);
+    });
+  }
+  // Every bound client gets <system-shutdown/> (RFC 6120 §4.9.3.17) and a TLS close.
+  sessions_.for_each([](const std::shared_ptr<ClientSession>& s) { s->close("system-shutdown"); });
+  auto until = std::chrono::steady_clock::now() + grace;
+  while (sessions_.size() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  io_.stop();
+  router_.stop_modules();
+  runner_.stop();
+}
+
+}  // namespace parley::server

@@ -1,0 +1,52 @@
+#pragma once
+// The running server: threads, TLS, the router with each host's modules, the listeners.
+// Built by `parley serve` once the database is migrated; start() opens the listeners,
+// stop() shuts down gracefully (every client gets <system-shutdown/>, bounded in time).
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <vector>
+
+#include "server/accounts.hpp"
+#include "server/c2s/c2s_session.hpp"
+#include "server/config.hpp"
+#include "server/module_api.hpp"
+#include "server/net/io_pool.hpp"
+#include "server/net/tls.hpp"
+#include "server/router/router.hpp"
+#include "storage/runner.hpp"
+
+namespace parley::server {
+
+class Server {
+ public:
+  /// Loads certificates and starts every host's modules. Throws on a bad certificate or an
+  /// unknown module (naming it).
+  Server(const Config& config, const ModuleRegistry& registry, storage::Database& db,
+         AccountStore& accounts);
+  ~Server();
+
+  /// Binds every listener and starts the threads. Throws if an address cannot be bound.
+  void start();
+  /// Graceful shutdown: stop accepting, close every session, wait up to `grace`.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+  /// The addresses the listeners are bound to (port 0 in the config gives a free port).
+  std::vector<std::pair<ListenType, boost::asio::ip::tcp::endpoint>> endpoints() const;
+
+ private:
+  struct Listener;
+  boost::asio::awaitable<void> accept_loop(Listener& listener);
+
+  const Config& config_;
+  net::IoPool io_;
+  storage::Runner runner_;
+  net::TlsContexts tls_;
+  router::SessionTable sessions_;
+  router::Router router_;
+  c2s::Services c2s_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  bool stopped_ = false;
+};
+
+}  // namespace parley::server
