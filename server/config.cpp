@@ -185,6 +185,10 @@ class Section {
  public:
   Section(const Reader& reader, const toml::table& table, std::string path,
           std::initializer_list<std::string_view> known)
+      : Section(reader, table, std::move(path), std::vector<std::string_view>(known)) {}
+
+  Section(const Reader& reader, const toml::table& table, std::string path,
+          const std::vector<std::string_view>& known)
       : reader_(reader), table_(table), path_(std::move(path)) {
     // The table iterates in key order; report the unknown key that comes first in the file.
     const toml::key* first = nullptr;
@@ -308,12 +312,18 @@ Section sub_section(const Section& parent, std::string_view key,
   return Section(parent.reader(), table != nullptr ? *table : kEmpty, parent.path_of(key), known);
 }
 
+std::vector<std::string> read_modules(const Section& s);
+std::vector<std::string> read_strings(const Section& s, std::string_view key);
+
 void read_server(const Section& root, Config& config) {
-  Section s = sub_section(root, "server", {"threads", "data_dir", "log_level"});
+  Section s = sub_section(root, "server", {"threads", "data_dir", "log_level", "plugins"});
   config.server.threads = static_cast<int>(s.integer("threads", 0, 1024).value_or(0));
   config.server.data_dir = s.path("data_dir").value_or(s.reader().resolve("var"));
   config.server.log_level =
       s.one_of("log_level", {"debug", "info", "warning", "error"}).value_or("info");
+  for (const auto& plugin : read_strings(s, "plugins")) {
+    config.server.plugins.push_back(s.reader().resolve(plugin));
+  }
 }
 
 void read_database(const Section& root, Config& config) {
@@ -367,15 +377,16 @@ void read_listeners(const Section& root, Config& config) {
   }
 }
 
-std::vector<std::string> read_modules(const Section& s) {
+/// An array of non-empty strings, no repeats.
+std::vector<std::string> read_strings(const Section& s, std::string_view key) {
   std::vector<std::string> modules;
-  const toml::node* node = s.find("modules");
+  const toml::node* node = s.find(key);
   if (node == nullptr) return modules;
   const toml::array* array = node->as_array();
-  if (array == nullptr) s.fail(*node, "modules", "must be an array of strings");
+  if (array == nullptr) s.fail(*node, key, "must be an array of strings");
   for (std::size_t i = 0; i < array->size(); ++i) {
     const toml::node& element = *array->get(i);
-    std::string element_path = index_path(s.path_of("modules"), i);
+    std::string element_path = index_path(s.path_of(key), i);
     if (!element.is_string()) {
       s.reader().fail(element.source(), fmt::format("'{}' must be a string", element_path));
     }
@@ -384,12 +395,43 @@ std::vector<std::string> read_modules(const Section& s) {
     }
     std::string name = element.as_string()->get();
     if (std::find(modules.begin(), modules.end(), name) != modules.end()) {
-      s.reader().fail(element.source(),
-                      fmt::format("'{}' repeats module '{}'", element_path, name));
+      s.reader().fail(element.source(), fmt::format("'{}' repeats {} '{}'", element_path,
+                                                    key == "modules" ? "module" : "entry", name));
     }
     modules.push_back(std::move(name));
   }
   return modules;
+}
+
+std::vector<std::string> read_modules(const Section& s) { return read_strings(s, "modules"); }
+
+/// A module's own table, [host.NAME]: booleans, integers, strings and arrays of strings.
+ModuleSettings read_module_settings(const Section& host, const std::string& name) {
+  const toml::table* table = host.table(name);
+  std::map<std::string, SettingValue, std::less<>> values;
+  std::string path = host.path_of(name);
+  for (auto&& [key, node] : *table) {
+    std::string key_name(key.str());
+    SettingValue v;
+    v.location = host.reader().location(node);
+    if (node.is_boolean()) {
+      v.value = node.as_boolean()->get();
+    } else if (node.is_integer()) {
+      v.value = node.as_integer()->get();
+    } else if (node.is_string()) {
+      v.value = node.as_string()->get();
+    } else if (const toml::array* array = node.as_array(); array != nullptr && array->is_homogeneous<std::string>()) {
+      std::vector<std::string> items;
+      for (const auto& item : *array) items.push_back(item.as_string()->get());
+      v.value = std::move(items);
+    } else {
+      host.reader().fail(node.source(),
+                         fmt::format("'{}' must be true/false, an integer, a string or an array of strings",
+                                     key_path(path, key_name)));
+    }
+    values.emplace(key_name, std::move(v));
+  }
+  return ModuleSettings(path, std::move(values));
 }
 
 void read_hosts(const Section& root, Config& config) {
@@ -397,8 +439,15 @@ void read_hosts(const Section& root, Config& config) {
   if (array == nullptr) return;
   for (std::size_t i = 0; i < array->size(); ++i) {
     const toml::table& table = *array->get(i)->as_table();
-    Section s(root.reader(), table, index_path("host", i),
-              {"domain", "modules", "certificate", "private_key"});
+    // Each enabled module may have its own table, [host.NAME]; so the allowed keys depend on
+    // the modules list, read first.
+    std::vector<std::string_view> every_key;
+    for (auto&& [key, node] : table) every_key.push_back(key.str());
+    std::vector<std::string> modules =
+        read_modules(Section(root.reader(), table, index_path("host", i), every_key));
+    std::vector<std::string_view> known{"domain", "modules", "certificate", "private_key"};
+    known.insert(known.end(), modules.begin(), modules.end());
+    Section s(root.reader(), table, index_path("host", i), known);
     HostSection host;
     const toml::node& domain_node = s.require("domain");
     std::string why;
@@ -411,7 +460,10 @@ void read_hosts(const Section& root, Config& config) {
              fmt::format("repeats the domain '{}' of the host at {}", host.domain,
                          other->location.str()));
     }
-    host.modules = read_modules(s);
+    host.modules = std::move(modules);
+    for (const auto& name : host.modules) {
+      if (s.find(name) != nullptr) host.module_settings.emplace(name, read_module_settings(s, name));
+    }
     s.require_together("certificate", "private_key");
     host.certificate = s.path("certificate");
     host.private_key = s.path("private_key");

@@ -8,6 +8,7 @@
 // Relative paths are resolved against the directory of the configuration file.
 // A Config is a plain value: build it once at start-up, then share it read-only.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace parley::server {
@@ -30,10 +32,50 @@ struct SourceLocation {
   std::string str() const { return line > 0 ? file + ":" + std::to_string(line) : file; }
 };
 
+/// One value of a module's own settings table, with where it was written.
+struct SettingValue {
+  std::variant<bool, std::int64_t, std::string, std::vector<std::string>> value;
+  SourceLocation location;
+};
+
+/// A module's own table inside a host, e.g. `[host.mam]` after a `[[host]]`: the values
+/// as written. The module reads them with the typed getters when it starts; each getter
+/// throws ConfigError naming the key and its line for a wrong type or range, and after the
+/// module started, check_all_read() rejects keys it never asked for (a typo).
+/// Read by one thread at start-up.
+class ModuleSettings {
+ public:
+  ModuleSettings() = default;
+  ModuleSettings(std::string path, std::map<std::string, SettingValue, std::less<>> values)
+      : path_(std::move(path)), values_(std::move(values)) {}
+
+  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min,
+                       std::int64_t max) const;
+  bool boolean(std::string_view key, bool fallback) const;
+  std::string string(std::string_view key, std::string fallback) const;
+  std::vector<std::string> strings(std::string_view key) const;
+  /// A duration: an integer of seconds, or a string "45s", "15m", "12h", "30d", "52w".
+  std::chrono::seconds duration(std::string_view key, std::chrono::seconds fallback,
+                                std::chrono::seconds min, std::chrono::seconds max) const;
+  /// Throws ConfigError for the first key (in file order) no getter has asked for.
+  void check_all_read() const;
+  bool empty() const { return values_.empty(); }
+
+ private:
+  const SettingValue* find(std::string_view key) const;
+  [[noreturn]] void fail(const SettingValue& v, std::string_view key, std::string_view what) const;
+
+  std::string path_;  ///< "host[0].mam"
+  std::map<std::string, SettingValue, std::less<>> values_;
+  mutable std::vector<std::string> read_;
+};
+
 struct ServerSection {
   int threads = 0;                    ///< 0 = one per core
   std::filesystem::path data_dir;     ///< default "var" next to the config file
   std::string log_level = "info";     ///< debug | info | warning | error
+  /// Shared objects with third-party modules, loaded at start (server/plugins.hpp).
+  std::vector<std::filesystem::path> plugins;
 };
 
 struct DatabaseSection {
@@ -66,10 +108,12 @@ struct ListenSection {
 };
 
 struct HostSection {
-  std::string domain;                 ///< normalized (lower case, IDNA A-label form)
+  std::string domain;                 ///< normalized (ASCII lower case, one trailing dot removed)
   std::vector<std::string> modules;   ///< names as in modules/registry.cpp, checked at serve
   std::optional<std::filesystem::path> certificate;  ///< this domain's own pair, chosen by SNI
   std::optional<std::filesystem::path> private_key;
+  /// Each enabled module's own table ([host.NAME]); absent = no settings.
+  std::map<std::string, ModuleSettings, std::less<>> module_settings;
   SourceLocation location;
 };
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/config.hpp"
 #include "server/stanza.hpp"
 
 namespace parley::storage {
@@ -120,6 +121,10 @@ class HostContext {
   virtual storage::Runner& storage() = 0;
   /// An executor for the module's timers.
   virtual boost::asio::any_io_executor executor() = 0;
+
+  /// The module's own settings table in this host ([host.NAME]), empty if none. Read them
+  /// in start(): keys the module never reads are reported as unknown once it has started.
+  virtual const ModuleSettings& settings() const = 0;
 };
 
 /// A feature enabled per host with `modules = [...]`. One object per host.
@@ -158,5 +163,11 @@ class ModuleRegistry {
 
 /// Lists every built-in module, in one place (modules/registry.cpp).
 void register_builtin_modules(ModuleRegistry& registry);
+
+/// What a third-party shared object exports (see server/plugins.hpp):
+///   extern "C" void parley_register_modules(parley::server::ModuleRegistry& registry);
+/// It must be built with the same compiler and parley headers as the server.
+using RegisterModulesFunction = void (*)(ModuleRegistry& registry);
+inline constexpr const char* kRegisterModulesSymbol = "parley_register_modules";
 
 }  // namespace parley::server

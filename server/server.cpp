@@ -32,7 +32,9 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
     for (const auto& name : host.modules) {
       const ModuleInfo* info = registry.find(name);
       if (info == nullptr) throw std::runtime_error("host " + host.domain + ": unknown module '" + name + "'");
-      h.start_module(info->create());
+      static const ModuleSettings kNone;
+      auto it = host.module_settings.find(name);
+      h.start_module(info->create(), it != host.module_settings.end() ? it->second : kNone);
     }
   }
 }

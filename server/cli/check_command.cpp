@@ -77,14 +77,14 @@ void check_database(Checker& c, Deployment& deployment) {
 
 }  // namespace
 
-int check_command(Deployment& deployment, const ModuleRegistry& registry) {
+int check_command(Deployment& deployment) {
   Checker c;
   const Config& config = deployment.config();
   c.ok("configuration " + (config.file.empty() ? std::string("--dev") : config.file.string()) +
        ": " + std::to_string(config.hosts.size()) + " host(s), " +
        std::to_string(config.listen.size()) + " listener(s)");
   try {
-    check_modules(config, registry);
+    check_modules(config, deployment.registry());
     c.ok("modules known");
   } catch (const ConfigError& e) {
     c.problem(e.what());

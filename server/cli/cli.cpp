@@ -44,10 +44,10 @@ int run(int argc, const char* const* argv, const ModuleRegistry& registry) {
       throw UsageError("'" + command + "' takes no arguments");
     }
     Deployment deployment(options, registry);
-    if (command == "serve") return serve_command(deployment, registry);
+    if (command == "serve") return serve_command(deployment);
     if (command == "migrate") return migrate_command(deployment);
     if (command == "user") return user_command(options, deployment);
-    return check_command(deployment, registry);
+    return check_command(deployment);
   } catch (const UsageError& e) {
     std::cerr << "parley: " << e.what() << "\n\n" << kUsage;
     return 2;

@@ -11,11 +11,11 @@ namespace parley::server::cli {
 /// Dispatches argv to a subcommand; prints errors and returns the exit status.
 int run(int argc, const char* const* argv, const ModuleRegistry& registry);
 
-int serve_command(Deployment& deployment, const ModuleRegistry& registry);
+int serve_command(Deployment& deployment);
 int migrate_command(Deployment& deployment);
 int user_command(const Options& options, Deployment& deployment);
 int cert_command(const Options& options, const ModuleRegistry& registry);
-int check_command(Deployment& deployment, const ModuleRegistry& registry);
+int check_command(Deployment& deployment);
 
 /// Every host's modules exist in the registry; otherwise a ConfigError naming the host's
 /// line and the module.

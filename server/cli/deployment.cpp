@@ -5,6 +5,7 @@
 
 #include "server/dev_certs.hpp"
 #include "server/log.hpp"
+#include "server/plugins.hpp"
 #include "storage/migrator.hpp"
 
 namespace fs = std::filesystem;
@@ -23,7 +24,7 @@ fs::path config_path(const Options& options) {
 }  // namespace
 
 Deployment::Deployment(const Options& options, const ModuleRegistry& registry)
-    : dev_(options.dev) {
+    : registry_(registry), dev_(options.dev) {
   if (dev_) {
     std::vector<std::string> modules;
     for (auto name : registry.names()) modules.emplace_back(name);
@@ -33,6 +34,7 @@ Deployment::Deployment(const Options& options, const ModuleRegistry& registry)
   }
   log::Level level;
   if (log::parse_level(config_.server.log_level, level)) log::set_level(level);
+  load_plugins(config_.server.plugins, registry_);
 }
 
 Deployment::~Deployment() {

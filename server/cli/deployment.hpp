@@ -22,12 +22,14 @@ namespace parley::server::cli {
 class Deployment {
  public:
   /// Loads the configuration named by the options (--config, --dev, $PARLEY_CONFIG or
-  /// /etc/parley/parley.toml). Throws ConfigError or UsageError.
+  /// /etc/parley/parley.toml) and the plugins it names. Throws ConfigError or UsageError.
   Deployment(const Options& options, const ModuleRegistry& registry);
   ~Deployment();
 
   const Config& config() const { return config_; }
   bool dev() const { return dev_; }
+  /// The built-in modules plus those of the configured plugins.
+  const ModuleRegistry& registry() const { return registry_; }
 
   const ServerSecret& secret();
   /// Opens the pool; starts the embedded cluster when there is no [database] url.
@@ -41,6 +43,7 @@ class Deployment {
 
  private:
   Config config_;
+  ModuleRegistry registry_;
   bool dev_ = false;
   bool migrated_ = false;
   std::optional<ServerSecret> secret_;

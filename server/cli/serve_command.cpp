@@ -31,13 +31,13 @@ class ShutdownSignals {
 
 }  // namespace
 
-int serve_command(Deployment& deployment, const ModuleRegistry& registry) {
+int serve_command(Deployment& deployment) {
   ShutdownSignals signals;
   const Config& config = deployment.config();
-  check_modules(config, registry);
+  check_modules(config, deployment.registry());
   deployment.ensure_dev_certificates();
   AccountStore& accounts = deployment.accounts();  // opens the database and migrates it
-  Server server(config, registry, deployment.database(), accounts);
+  Server server(config, deployment.registry(), deployment.database(), accounts);
   server.start();
   log::info("parley {} ready: {} host(s), database {}", PARLEY_VERSION, config.hosts.size(),
             config.database.url ? "from [database] url"

@@ -46,11 +46,19 @@ const xml::Element* payload(const Stanza& s) {
 
 Host::~Host() { stop_modules(); }
 
-void Host::start_module(std::unique_ptr<Module> module) {
+void Host::start_module(std::unique_ptr<Module> module, const ModuleSettings& settings) {
   starting_ = module.get();
-  module->start(*this);
-  starting_ = nullptr;
+  starting_settings_ = &settings;
   modules_.push_back(std::move(module));
+  modules_.back()->start(*this);
+  starting_ = nullptr;
+  starting_settings_ = nullptr;
+  settings.check_all_read();
+}
+
+const ModuleSettings& Host::settings() const {
+  static const ModuleSettings kNone;
+  return starting_settings_ != nullptr ? *starting_settings_ : kNone;
 }
 
 void Host::stop_modules() {

@@ -28,8 +28,9 @@ class Host final : public HostContext {
   Host(Router& router, std::string domain) : router_(router), domain_(std::move(domain)) {}
   ~Host() override;
 
-  /// Creates and starts a module; everything it hooks is owned by it.
-  void start_module(std::unique_ptr<Module> module);
+  /// Starts a module with its settings; everything it hooks is owned by it. Throws
+  /// ConfigError for a setting it rejects or never read.
+  void start_module(std::unique_ptr<Module> module, const ModuleSettings& settings);
   /// Stops every module in reverse order of starting and unhooks their handlers.
   void stop_modules();
   const EventTable& events() const { return events_; }
@@ -44,6 +45,7 @@ class Host final : public HostContext {
   Sessions& sessions() override;
   storage::Runner& storage() override;
   boost::asio::any_io_executor executor() override;
+  const ModuleSettings& settings() const override;
 
  private:
   void add(std::string_view event, HandlerEntry entry);
@@ -54,6 +56,7 @@ class Host final : public HostContext {
   std::vector<std::pair<std::string, bool>> features_;
   std::vector<std::unique_ptr<Module>> modules_;
   const void* starting_ = nullptr;  // the module being started: owner of what it hooks
+  const ModuleSettings* starting_settings_ = nullptr;
 };
 
 class Router {

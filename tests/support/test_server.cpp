@@ -15,7 +15,9 @@ TestServer::TestServer(TestServerOptions options) {
 
   std::string modules;
   for (const auto& m : options.modules) modules += (modules.empty() ? "\"" : ", \"") + m + "\"";
-  std::string config = "[server]\ndata_dir = \"var\"\nthreads = 2\n\n[database]\nurl = \"" + db_.conninfo() +
+  std::string plugins;
+  for (const auto& p : options.plugins) plugins += (plugins.empty() ? "\"" : ", \"") + p + "\"";
+  std::string config = "[server]\ndata_dir = \"var\"\nthreads = 2\nplugins = [" + plugins + "]\n\n[database]\nurl = \"" + db_.conninfo() +
                        "\"\npool_size = 4\n\n[security]\nscram_iterations = 4096\n\n"
                        "[tls]\ncertificate = \"certs/" + options.domains.front() + ".pem\"\n"
                        "private_key = \"certs/" + options.domains.front() + ".key\"\nca_file = \"certs/ca.pem\"\n\n"

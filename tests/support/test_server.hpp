@@ -17,6 +17,7 @@ struct TestServerOptions {
   std::vector<std::string> domains{"localhost"};
   std::vector<std::string> modules{"message", "disco", "ping", "version", "time"};
   std::string extra_config;  ///< appended to the generated parley.toml
+  std::vector<std::string> plugins;  ///< [server] plugins
 };
 
 class TestServer {

@@ -499,3 +499,60 @@ TEST(Config, DevConfig) {
 }
 
 }  // namespace
+
+namespace parley::server {
+namespace {
+
+TEST(ConfigModuleSettings, AHostModuleTableIsReadWithTypedGettersAndLines) {
+  auto c = parse_config(
+      "[[host]]\ndomain = \"a.test\"\nmodules = [\"mam\"]\n[host.mam]\n"
+      "archive_expiry = \"30d\"\nmax = 5\nenabled = true\nlist = [\"x\", \"y\"]\nname = \"n\"\n",
+      "t.toml", "/base");
+  const ModuleSettings& s = c.hosts[0].module_settings.at("mam");
+  EXPECT_EQ(s.duration("archive_expiry", std::chrono::seconds(0), std::chrono::seconds(0),
+                       std::chrono::seconds(1) * 86400 * 3650),
+            std::chrono::seconds(30 * 86400));
+  EXPECT_EQ(s.integer("max", 0, 0, 10), 5);
+  EXPECT_TRUE(s.boolean("enabled", false));
+  EXPECT_EQ(s.strings("list"), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(s.string("name", ""), "n");
+  EXPECT_EQ(s.integer("absent", 42, 0, 100), 42);
+  EXPECT_NO_THROW(s.check_all_read());
+}
+
+TEST(ConfigModuleSettings, ErrorsNameTheKeyPathAndLine) {
+  auto c = parse_config("[[host]]\ndomain = \"a.test\"\nmodules = [\"mam\"]\n[host.mam]\nmax = 50\ntypo = 1\n",
+                        "t.toml", "/base");
+  const ModuleSettings& s = c.hosts[0].module_settings.at("mam");
+  try {
+    s.integer("max", 0, 0, 10);
+    FAIL() << "out of range accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("t.toml:5: 'host[0].mam.max' must be between 0 and 10"));
+  }
+  try {
+    s.check_all_read();
+    FAIL() << "unread key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("t.toml:6: unknown key 'host[0].mam.typo'"));
+  }
+  EXPECT_THROW(s.duration("max", std::chrono::seconds(1), std::chrono::seconds(0), std::chrono::seconds(10)),
+               ConfigError);
+}
+
+TEST(ConfigModuleSettings, ATableForAModuleNotEnabledIsAnUnknownKey) {
+  try {
+    parse_config("[[host]]\ndomain = \"a.test\"\nmodules = [\"ping\"]\n[host.mam]\nx = 1\n", "t.toml", "/base");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("unknown key 'host[0].mam'"));
+  }
+}
+
+TEST(ConfigModuleSettings, PluginsResolveAgainstTheBaseDirectory) {
+  auto c = parse_config("[server]\nplugins = [\"lib/mod_x.so\", \"/abs/mod_y.so\"]\n", "t.toml", "/base");
+  EXPECT_EQ(c.server.plugins, (std::vector<std::filesystem::path>{"/base/lib/mod_x.so", "/abs/mod_y.so"}));
+}
+
+}  // namespace
+}  // namespace parley::server

@@ -1,0 +1,27 @@
+// A third-party module for the tests, built as a shared object against the installed module
+// API only: answers iq get {urn:example:hello}hello with its configured greeting.
+#include "server/module_api.hpp"
+
+namespace {
+
+using namespace parley::server;
+
+class Hello final : public Module {
+ public:
+  void start(HostContext& host) override {
+    std::string greeting = host.settings().string("greeting", "hello");
+    host.add_disco_feature("urn:example:hello");
+    host.hook("iq-get/host/urn:example:hello:hello", [&host, greeting](Event& ev) {
+      Stanza reply = make_result(ev.stanza);
+      reply.element.add_child("hello", "urn:example:hello").add_text(greeting);
+      host.send(std::move(reply));
+      return Verdict::handled;
+    });
+  }
+};
+
+}  // namespace
+
+extern "C" void parley_register_modules(ModuleRegistry& registry) {
+  registry.add({"hello", "a test plugin", [] { return std::make_unique<Hello>(); }});
+}
