@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/accounts.hpp"
 #include "server/config.hpp"
 #include "server/stanza.hpp"
 
@@ -108,6 +109,11 @@ class HostContext {
   /// The same for a coroutine handler (e.g. one that waits for the database).
   virtual void hook_async(std::string_view event, AsyncHandler handler, int priority = 0) = 0;
 
+  /// An element offered in <stream:features/> to clients once they have authenticated
+  /// (next to <bind/>), e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>".
+  virtual void add_stream_feature(std::string xml) = 0;
+  virtual const std::vector<std::string>& stream_features() const = 0;
+
   /// A feature var for disco#info (XEP-0030): of the server, or of every account's bare JID.
   virtual void add_disco_feature(std::string var, bool on_accounts = false) = 0;
   virtual std::vector<std::string> disco_features(bool on_accounts) const = 0;
@@ -117,8 +123,11 @@ class HostContext {
   virtual boost::asio::awaitable<void> route(Stanza stanza) = 0;
 
   virtual Sessions& sessions() = 0;
-  /// The database, for `co_await storage().run(...)` from coroutine handlers.
+  /// The database, for `co_await storage().run(...)` from coroutine handlers. Register
+  /// prepared statements with storage().database().prepare(name, sql) in start().
   virtual storage::Runner& storage() = 0;
+  /// The accounts (blocking calls: use them through storage().execute(...)).
+  virtual AccountStore& accounts() = 0;
   /// An executor for the module's timers.
   virtual boost::asio::any_io_executor executor() = 0;
 

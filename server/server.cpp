@@ -25,7 +25,7 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       io_(config.server.threads),
       runner_(db, static_cast<std::size_t>(config.database.pool_size)),
       tls_(config),
-      router_(sessions_, runner_, io_.first().get_executor()),
+      router_(sessions_, runner_, accounts, io_.first().get_executor()),
       c2s_{config, router_, accounts, runner_, tls_, {}} {
   for (const auto& host : config.hosts) {
     auto& h = router_.add_host(host.domain);

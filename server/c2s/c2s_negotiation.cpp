@@ -80,6 +80,9 @@ std::string C2sSession::features() const {
     }
   } else {
     f += "<bind xmlns='" + std::string(kBindNs) + "'/>";
+    if (auto* host = services_.router.find_host(domain_)) {
+      for (const auto& feature : host->stream_features()) f += feature;
+    }
     // RFC 6121 (old) session establishment, advertised as optional for old clients.
     f += "<session xmlns='" + std::string(kSessionNs) + "'><optional/></session>";
   }

@@ -86,6 +86,8 @@ void Host::hook_async(std::string_view event, AsyncHandler handler, int priority
   add(event, HandlerEntry{priority, nullptr, std::move(handler), nullptr});
 }
 
+void Host::add_stream_feature(std::string xml) { stream_features_.push_back(std::move(xml)); }
+
 void Host::add_disco_feature(std::string var, bool on_accounts) {
   for (const auto& f : features_) {
     if (f.first == var && f.second == on_accounts) return;
@@ -105,6 +107,7 @@ void Host::send(Stanza stanza) { router_.post(std::move(stanza)); }
 asio::awaitable<void> Host::route(Stanza stanza) { return router_.route(std::move(stanza)); }
 Sessions& Host::sessions() { return router_.sessions(); }
 storage::Runner& Host::storage() { return router_.storage(); }
+AccountStore& Host::accounts() { return router_.accounts(); }
 asio::any_io_executor Host::executor() { return router_.executor(); }
 
 // ---- Router -------------------------------------------------------------------------

@@ -38,12 +38,15 @@ class Host final : public HostContext {
   std::string_view domain() const override { return domain_; }
   void hook(std::string_view event, Handler handler, int priority) override;
   void hook_async(std::string_view event, AsyncHandler handler, int priority) override;
+  void add_stream_feature(std::string xml) override;
+  const std::vector<std::string>& stream_features() const override { return stream_features_; }
   void add_disco_feature(std::string var, bool on_accounts) override;
   std::vector<std::string> disco_features(bool on_accounts) const override;
   void send(Stanza stanza) override;
   boost::asio::awaitable<void> route(Stanza stanza) override;
   Sessions& sessions() override;
   storage::Runner& storage() override;
+  AccountStore& accounts() override;
   boost::asio::any_io_executor executor() override;
   const ModuleSettings& settings() const override;
 
@@ -54,6 +57,7 @@ class Host final : public HostContext {
   std::string domain_;
   EventTable events_;
   std::vector<std::pair<std::string, bool>> features_;
+  std::vector<std::string> stream_features_;
   std::vector<std::unique_ptr<Module>> modules_;
   const void* starting_ = nullptr;  // the module being started: owner of what it hooks
   const ModuleSettings* starting_settings_ = nullptr;
@@ -61,8 +65,9 @@ class Host final : public HostContext {
 
 class Router {
  public:
-  Router(SessionTable& sessions, storage::Runner& storage, boost::asio::any_io_executor executor)
-      : sessions_(sessions), storage_(storage), executor_(std::move(executor)) {}
+  Router(SessionTable& sessions, storage::Runner& storage, AccountStore& accounts,
+         boost::asio::any_io_executor executor)
+      : sessions_(sessions), storage_(storage), accounts_(accounts), executor_(std::move(executor)) {}
 
   Host& add_host(const std::string& domain);
   Host* find_host(std::string_view domain);
@@ -89,6 +94,7 @@ class Router {
 
   SessionTable& sessions() { return sessions_; }
   storage::Runner& storage() { return storage_; }
+  AccountStore& accounts() { return accounts_; }
   const boost::asio::any_io_executor& executor() const { return executor_; }
 
  private:
@@ -99,6 +105,7 @@ class Router {
 
   SessionTable& sessions_;
   storage::Runner& storage_;
+  AccountStore& accounts_;
   boost::asio::any_io_executor executor_;
   std::map<std::string, std::unique_ptr<Host>, std::less<>> hosts_;
   HandlerList remote_;
