@@ -472,6 +472,19 @@ void read_hosts(const Section& root, Config& config) {
   }
 }
 
+void read_limits(const Section& root, Config& config) {
+  Section s = sub_section(root, "limits", {"negotiation_timeout", "idle_timeout", "max_stanza_bytes",
+                                           "write_queue_bytes", "auth_attempts"});
+  LimitsSection& l = config.limits;
+  l.negotiation_timeout = std::chrono::seconds(s.integer("negotiation_timeout", 1, 3600).value_or(30));
+  l.idle_timeout = std::chrono::seconds(s.integer("idle_timeout", 10, 86400 * 7).value_or(900));
+  l.max_stanza_bytes = static_cast<std::size_t>(
+      s.integer("max_stanza_bytes", 1024, 64 * 1024 * 1024).value_or(256 * 1024));
+  l.write_queue_bytes = static_cast<std::size_t>(
+      s.integer("write_queue_bytes", 16 * 1024, 1024 * 1024 * 1024).value_or(1024 * 1024));
+  l.auth_attempts = static_cast<int>(s.integer("auth_attempts", 1, 100).value_or(3));
+}
+
 void read_federation(const Section& root, Config& config) {
   Section s = sub_section(root, "federation", {"enabled", "routes"});
   config.federation.enabled = s.boolean("enabled").value_or(true);
@@ -545,7 +558,7 @@ Config parse_config(std::string_view text, const std::string& source_name,
     reader.fail(e.source(), e.description());
   }
   Section root(reader, document, "",
-               {"server", "database", "security", "tls", "listen", "host", "federation"});
+               {"server", "database", "security", "tls", "listen", "host", "limits", "federation"});
   Config config;
   read_server(root, config);
   read_database(root, config);
@@ -553,6 +566,7 @@ Config parse_config(std::string_view text, const std::string& source_name,
   read_tls(root, config);
   read_listeners(root, config);
   read_hosts(root, config);
+  read_limits(root, config);
   read_federation(root, config);
   return config;
 }

@@ -117,6 +117,15 @@ struct HostSection {
   SourceLocation location;
 };
 
+/// Bounds on client connections (docs/configuration.md, [limits]).
+struct LimitsSection {
+  std::chrono::seconds negotiation_timeout{30};  ///< each step before a resource is bound
+  std::chrono::seconds idle_timeout{900};        ///< silence from a bound client
+  std::size_t max_stanza_bytes = 256 * 1024;     ///< larger: <policy-violation/>
+  std::size_t write_queue_bytes = 1024 * 1024;   ///< queued output before disconnecting
+  int auth_attempts = 3;                         ///< failed SASL exchanges per connection
+};
+
 struct FederationSection {
   bool enabled = true;
   /// Static routes, checked before DNS SRV: remote domain -> "host:port".
@@ -131,6 +140,7 @@ struct Config {
   TlsSection tls;
   std::vector<ListenSection> listen;
   std::vector<HostSection> hosts;
+  LimitsSection limits;
   FederationSection federation;
 
   /// The host section for a domain, or nullptr.

@@ -27,6 +27,11 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       tls_(config),
       router_(sessions_, runner_, accounts, io_.first().get_executor()),
       c2s_{config, router_, accounts, runner_, tls_, {}} {
+  c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
+  c2s_.limits.idle_timeout = config.limits.idle_timeout;
+  c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;
+  c2s_.limits.auth_attempts = config.limits.auth_attempts;
+  c2s_.limits.parser.max_stanza_bytes = config.limits.max_stanza_bytes;
   for (const auto& host : config.hosts) {
     auto& h = router_.add_host(host.domain);
     for (const auto& name : host.modules) {

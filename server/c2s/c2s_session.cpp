@@ -247,8 +247,10 @@ asio::awaitable<void> C2sSession::writer() {
 void C2sSession::enqueue(std::string data) {
   queued_bytes_ += data.size();
   queue_.push_back(std::move(data));
-  if (queued_bytes_ > services_.limits.write_queue_bytes && !closing_) {
-    // The client stopped reading: drop it rather than let its queue grow without bound.
+  // What waits behind the write in flight passed the bound: the client stopped reading; drop
+  // it rather than let its queue grow without bound. (One stanza alone may exceed the bound:
+  // stanzas are bounded by [limits] max_stanza_bytes.)
+  if (queued_bytes_ > services_.limits.write_queue_bytes && queue_.size() > 1 && !closing_) {
     log::warning("c2s {}: output queue over {} bytes, disconnecting", jid_ ? jid_->str() : remote_address_,
                  services_.limits.write_queue_bytes);
     closing_ = true;

@@ -34,7 +34,11 @@ class Background {
   bool wait_for_stderr(const std::string& text, int seconds);
   /// Sends a signal and waits for the exit; returns the exit status (-1 if killed by signal).
   int stop(int signal);
-  const std::string& stderr_text() const { return err_; }
+  /// What it wrote to standard error so far (reads whatever is pending first).
+  const std::string& stderr_text() {
+    drain(0);
+    return err_;
+  }
   pid_t pid() const { return pid_; }
 
  private:

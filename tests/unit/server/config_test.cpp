@@ -556,3 +556,26 @@ TEST(ConfigModuleSettings, PluginsResolveAgainstTheBaseDirectory) {
 
 }  // namespace
 }  // namespace parley::server
+
+namespace parley::server {
+namespace {
+
+TEST(ConfigLimits, DefaultsAndValues) {
+  auto d = parse_config("", "t.toml", "/base");
+  EXPECT_EQ(d.limits.negotiation_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(d.limits.max_stanza_bytes, 256u * 1024);
+  EXPECT_EQ(d.limits.write_queue_bytes, 1024u * 1024);
+  auto c = parse_config("[limits]\nidle_timeout = 60\nauth_attempts = 5\nmax_stanza_bytes = 65536\n", "t.toml", "/base");
+  EXPECT_EQ(c.limits.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.limits.auth_attempts, 5);
+  EXPECT_EQ(c.limits.max_stanza_bytes, 65536u);
+  try {
+    parse_config("[limits]\nwrite_queue_bytes = 10\n", "t.toml", "/base");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("t.toml:2:21: 'limits.write_queue_bytes' must be between"));
+  }
+}
+
+}  // namespace
+}  // namespace parley::server
