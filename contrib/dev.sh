@@ -20,6 +20,7 @@ packages=(
   libboost1.81-dev libssl-dev libexpat1-dev libpqxx-dev libgtest-dev
   libtomlplusplus-dev libfmt-dev libicu-dev
   postgresql-15
+  python3 python3-slixmpp
 )
 
 install_packages() {

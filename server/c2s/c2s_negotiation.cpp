@@ -65,7 +65,7 @@ std::string C2sSession::features() const {
   } else if (!account_) {
     f += "<mechanisms xmlns='" + std::string(kSaslNs) + "'>";
     SSL* ssl = const_cast<Stream&>(stream_).native_handle();
-    bool cb = net::tls_exporter(ssl) || net::tls_unique(ssl);
+    bool cb = channel_binding_available();
     for (auto m : sasl::offered(true, cb)) f += "<mechanism>" + std::string(sasl::name(m)) + "</mechanism>";
     f += "</mechanisms>";
     if (cb) {
@@ -89,10 +89,21 @@ std::string C2sSession::features() const {
   return f + "</stream:features>";
 }
 
+bool C2sSession::channel_binding_available() const {
+  SSL* ssl = const_cast<Stream&>(stream_).native_handle();
+  return net::tls_exporter(ssl) || net::tls_unique(ssl);
+}
+
 sasl::ChannelBindingInfo C2sSession::channel_binding_info() const {
   sasl::ChannelBindingInfo info;
   SSL* ssl = const_cast<Stream&>(stream_).native_handle();
-  info.server_supports_plus = net::tls_exporter(ssl) || net::tls_unique(ssl);
+  // RFC 5802 §6: a "y" flag (the client can bind but thinks we cannot) is a downgrade when
+  // we offered -PLUS. On TLS 1.2 every binding client knows tls-unique, so "y" is refused.
+  // On TLS 1.3 only tls-exporter exists (RFC 9266), which many deployed clients (slixmpp
+  // 1.8, hence poezio) do not implement yet: for them "y" is honest, and refusing it would
+  // lock them out. So "y" is accepted on TLS 1.3; clients that implement tls-exporter see
+  // it in XEP-0440's <sasl-channel-binding/> and use -PLUS.
+  info.server_supports_plus = channel_binding_available() && !net::is_tls13(ssl);
   if (net::is_tls13(ssl)) {
     info.types = {std::string(sasl::kTlsExporter)};
   } else {
@@ -199,8 +210,7 @@ asio::awaitable<void> C2sSession::on_starttls() {
 
 asio::awaitable<void> C2sSession::on_auth(const xml::Element& auth) {
   auto mechanism = sasl::mechanism_from_name(auth.attr("mechanism").value_or(""));
-  bool cb = channel_binding_info().server_supports_plus;
-  auto offered = sasl::offered(true, cb);
+  auto offered = sasl::offered(true, channel_binding_available());
   if (!mechanism || std::find(offered.begin(), offered.end(), *mechanism) == offered.end()) {
     co_await sasl_failure(sasl::SaslFailure::invalid_mechanism);
     co_return;
@@ -245,7 +255,7 @@ asio::awaitable<void> C2sSession::on_auth(const xml::Element& auth) {
     } else if (result.ok() && found->first.has_local()) {
       co_await sasl_success(found->first, {});
     } else {
-      co_await sasl_failure(sasl::SaslFailure::not_authorized);
+      co_await sasl_failure(sasl::SaslFailure::not_authorized, true);
     }
     co_return;
   }
@@ -285,18 +295,21 @@ asio::awaitable<void> C2sSession::on_response(const xml::Element& response) {
   auto result = scram_->final(*payload);
   scram_.reset();
   if (!result.ok() || !account_candidate_ || !account_candidate_->has_local()) {
-    co_await sasl_failure(result.ok() ? sasl::SaslFailure::not_authorized : *result.failure);
+    co_await sasl_failure(result.ok() ? sasl::SaslFailure::not_authorized : *result.failure, true);
     co_return;
   }
   co_await sasl_success(*account_candidate_, result.server_final);
 }
 
-asio::awaitable<void> C2sSession::sasl_failure(sasl::SaslFailure failure) {
+// `checked_credentials`: the exchange got as far as checking a password or proof. Only those
+// failures count towards [limits] auth_attempts: a client trying mechanisms or channel
+// bindings it cannot complete has guessed nothing.
+asio::awaitable<void> C2sSession::sasl_failure(sasl::SaslFailure failure, bool checked_credentials) {
   account_candidate_.reset();
   std::string answer = "<failure xmlns='" + std::string(kSaslNs) + "'><" +
                        std::string(sasl::failure_condition(failure)) + "/></failure>";
   co_await write_now(std::move(answer));
-  if (failure == sasl::SaslFailure::not_authorized) {
+  if (checked_credentials) {
     log::info("c2s {}: authentication failed", remote_address_);
     // RFC 6120 §6.4.5: a few retries, then the stream ends.
     if (++failed_auths_ >= services_.limits.auth_attempts) {

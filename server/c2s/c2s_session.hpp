@@ -89,9 +89,10 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   boost::asio::awaitable<void> on_response(const xml::Element& response);
   boost::asio::awaitable<void> on_bind(const xml::Element& iq);
   boost::asio::awaitable<void> on_stanza(xml::Element element);
-  boost::asio::awaitable<void> sasl_failure(sasl::SaslFailure failure);
+  boost::asio::awaitable<void> sasl_failure(sasl::SaslFailure failure, bool checked_credentials = false);
   boost::asio::awaitable<void> sasl_success(const Jid& account, std::string_view server_final);
   std::string features() const;
+  bool channel_binding_available() const;
   sasl::ChannelBindingInfo channel_binding_info() const;
 
   void enqueue(std::string data);
@@ -102,9 +103,10 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   Stream stream_;
   bool direct_tls_;
   std::string remote_address_;
-  std::unique_ptr<xml::StreamParser> parser_;
-  std::unique_ptr<ParserSink> sink_;
+  // In this order: the parser reports to the sink, which fills events_.
   std::deque<ParserEvent> events_;
+  std::unique_ptr<ParserSink> sink_;
+  std::unique_ptr<xml::StreamParser> parser_;
 
   std::string domain_;               // the stream's 'to': the host this client talks to
   bool tls_ = false;

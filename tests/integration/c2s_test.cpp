@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 
 #include "server/crypto.hpp"
+#include "server/sasl/scram.hpp"
 #include "tests/support/test_server.hpp"
 
 namespace parley::test {
@@ -311,6 +312,39 @@ TEST_F(C2s, GracefulShutdownSendsSystemShutdown) {
   EXPECT_EQ(own.process().stop(SIGTERM), 0) << own.process().stderr_text();
   EXPECT_TRUE(carol->wait_closed());
   EXPECT_EQ(carol->stream_error(), "system-shutdown");
+}
+
+}  // namespace
+}  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// RFC 5802 §6: "y" (the client can bind but thinks the server cannot) after the server
+// offered -PLUS is a downgrade on TLS 1.2, where every binding client knows tls-unique; on
+// TLS 1.3 clients without tls-exporter say "y" honestly and are let in.
+std::string login_with_y_flag(TestServer& server, int max_tls) {
+  auto opts = server.client();
+  opts.max_tls_version = max_tls;
+  XmppClient c(opts);
+  if (!c.connect_tls()) return "no-tls";
+  server::sasl::ScramClientOptions o;
+  o.supports_channel_binding = true;
+  server::sasl::ScramClient scram(server::crypto::Hash::sha256, "alice", "alice-secret", o);
+  c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>" +
+         server::crypto::base64_encode(scram.first()) + "</auth>");
+  auto reply = c.receive();
+  if (!reply) return "timeout";
+  if (reply->name() != "challenge") return reply->name();
+  auto final = scram.final(*server::crypto::base64_decode(reply->text()));
+  c.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + server::crypto::base64_encode(*final) + "</response>");
+  auto outcome = c.receive();
+  return outcome ? outcome->name() : "timeout";
+}
+
+TEST_F(C2s, TheYFlagIsADowngradeOnTls12ButAcceptedOnTls13) {
+  EXPECT_EQ(login_with_y_flag(*server_, TLS1_2_VERSION), "failure");
+  EXPECT_EQ(login_with_y_flag(*server_, TLS1_3_VERSION), "success");
 }
 
 }  // namespace
