@@ -21,6 +21,9 @@ class Ping final : public server::Module {
  public:
   void start(server::HostContext& host) override {
     host_ = &host;
+    using std::chrono::seconds;
+    interval_ = host.settings().duration("interval", seconds(300), seconds(1), seconds(86400));
+    timeout_ = host.settings().duration("timeout", seconds(60), seconds(1), seconds(3600));
     host.add_disco_feature(std::string(kNs));
     host.hook("iq-get/host/urn:xmpp:ping:ping", [&host](server::Event& ev) {
       host.send(server::make_result(ev.stanza));
@@ -45,7 +48,7 @@ class Ping final : public server::Module {
   asio::awaitable<void> keep_pinging(std::weak_ptr<server::ClientSession> weak) {
     asio::steady_timer timer(host_->executor());
     for (int n = 0; !stopped_; ++n) {
-      timer.expires_after(kInterval);
+      timer.expires_after(interval_);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       auto session = weak.lock();
       if (!session || stopped_) co_return;
@@ -63,7 +66,7 @@ class Ping final : public server::Module {
       st.sync_addresses();
       session->send(std::move(st));
       session.reset();
-      timer.expires_after(kTimeout);
+      timer.expires_after(timeout_);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       bool unanswered;
       {
@@ -77,8 +80,8 @@ class Ping final : public server::Module {
     }
   }
 
-  static constexpr std::chrono::seconds kInterval{300};
-  static constexpr std::chrono::seconds kTimeout{60};
+  std::chrono::seconds interval_{300};
+  std::chrono::seconds timeout_{60};
   server::HostContext* host_ = nullptr;
   std::atomic<bool> stopped_{false};
   std::mutex mutex_;

@@ -349,3 +349,43 @@ TEST_F(C2s, TheYFlagIsADowngradeOnTls12ButAcceptedOnTls13) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// TLS policy (DESIGN.md): 1.2 and 1.3 only, ECDHE key exchange and AEAD ciphers only. The
+// client here is willing to use anything; the server must refuse what the policy forbids.
+bool direct_tls_handshake(TestServer& server, int min, int max, const std::string& ciphers) {
+  auto opts = server.client(true);
+  opts.min_tls_version = min;
+  opts.max_tls_version = max;
+  opts.cipher_list = ciphers;
+  try {
+    XmppClient c(opts);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+TEST_F(C2s, TlsPolicyRefusesOldVersionsNonEcdheAndNonAeadSuites) {
+  EXPECT_TRUE(direct_tls_handshake(*server_, TLS1_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+  EXPECT_FALSE(direct_tls_handshake(*server_, TLS1_VERSION, TLS1_1_VERSION, "ALL:@SECLEVEL=0"));
+  EXPECT_FALSE(direct_tls_handshake(*server_, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"));  // CBC
+  EXPECT_FALSE(direct_tls_handshake(*server_, TLS1_2_VERSION, TLS1_2_VERSION, "AES128-GCM-SHA256"));  // RSA kex
+  EXPECT_FALSE(direct_tls_handshake(*server_, TLS1_2_VERSION, TLS1_2_VERSION, "DHE-RSA-AES128-GCM-SHA256"));
+}
+
+TEST_F(C2s, WhitespaceKeepalivesAreTolerated) {
+  auto alice = login("alice", "keepalive");
+  alice->send(" \n \t ");
+  alice->send("<iq type='get' id='k1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  alice->send("   ");
+  auto pong = alice->receive_named("iq");
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->attr("type"), "result");
+  EXPECT_EQ(alice->stream_error(), "");
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -74,6 +74,12 @@ bool XmppClient::handshake() {
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   if (SSL_CTX_load_verify_locations(ctx_, options_.ca_file.c_str(), nullptr) != 1) return false;
   if (options_.max_tls_version != 0) SSL_CTX_set_max_proto_version(ctx_, options_.max_tls_version);
+  if (options_.min_tls_version != 0) {
+    // Let this client offer what OpenSSL's defaults forbid, to see the server refuse it.
+    SSL_CTX_set_security_level(ctx_, 0);
+    SSL_CTX_set_min_proto_version(ctx_, options_.min_tls_version);
+  }
+  if (!options_.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx_, options_.cipher_list.c_str()) != 1) return false;
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   SSL_set_tlsext_host_name(ssl_, options_.domain.c_str());

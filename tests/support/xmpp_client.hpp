@@ -22,6 +22,8 @@ struct ClientOptions {
   std::string ca_file;          ///< the test CA; the server's certificate is verified
   bool direct_tls = false;      ///< XEP-0368 (ALPN xmpp-client) instead of STARTTLS
   int max_tls_version = 0;      ///< e.g. TLS1_2_VERSION to force TLS 1.2; 0 = any
+  int min_tls_version = 0;      ///< with a value, the client's security level drops to 0
+  std::string cipher_list;      ///< TLS 1.2 cipher suites to offer (OpenSSL syntax)
 };
 
 class XmppClient {
