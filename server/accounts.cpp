@@ -25,6 +25,10 @@ PreparedPassword::~PreparedPassword() { OPENSSL_cleanse(text_.data(), text_.size
 
 AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, int iterations)
     : db_(db), vault_(vault), iterations_(iterations) {
+  for (auto hash : kHashes) {
+    auto c = derive_scram_credential(hash, "dummy", 1);
+    dummy_sealed_[hash == crypto::Hash::sha1 ? 0 : 1] = vault_.seal(c, "dummy");
+  }
   db_.prepare("accounts.insert", "INSERT INTO accounts (server_host, username) VALUES ($1, $2)");
   db_.prepare("accounts.lock",
               "SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2 FOR UPDATE");
@@ -119,7 +123,12 @@ storage::Result<std::vector<std::string>> AccountStore::list(std::string_view do
 }
 
 ScramLookup AccountStore::unknown_account(std::string_view name, crypto::Hash hash) const {
-  return ScramLookup{vault_.fake_salt(hash, name), iterations_, std::nullopt};
+  ScramLookup fake{vault_.fake_salt(hash, name), iterations_, std::nullopt};
+  // The same AES-GCM work as opening a real account's keys (it fails on the tag, after
+  // decrypting), so the time taken does not tell a missing account from an existing one.
+  const auto& dummy = dummy_sealed_[hash == crypto::Hash::sha1 ? 0 : 1];
+  (void)vault_.open(hash, name, fake.salt, iterations_, dummy);
+  return fake;
 }
 
 storage::Result<ScramLookup> AccountStore::scram_lookup(const Jid& account, crypto::Hash hash) {
@@ -130,7 +139,7 @@ storage::Result<ScramLookup> AccountStore::scram_lookup(const Jid& account, cryp
                             std::string(account.local()), std::string(scram_mechanism_name(hash)));
   });
   if (!row.ok()) return row.error();
-  if (row->empty()) return ScramLookup{vault_.fake_salt(hash, jid), iterations_, std::nullopt};
+  if (row->empty()) return unknown_account(jid, hash);
   const auto& r = (*row)[0];
   pqxx::binarystring salt(r[0]), sealed(r[2]);
   ScramLookup out{salt.str(), r[1].as<int>(), std::nullopt};
