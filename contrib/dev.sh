@@ -18,7 +18,7 @@ build_type=${BUILD_TYPE:-RelWithDebInfo}
 packages=(
   g++ cmake ninja-build make pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev libexpat1-dev libpqxx-dev libgtest-dev
-  libtomlplusplus-dev libfmt-dev libicu-dev
+  libtomlplusplus-dev libfmt-dev libicu-dev libc-ares-dev
   postgresql-15
   python3 python3-slixmpp
 )

@@ -1,8 +1,10 @@
 // The one list of built-in modules (STYLE.md: explicit, no static-initialisation tricks).
 // Add a module here and it can be enabled per host with `modules = ["name", ...]`.
 
+#include "modules/carbons/carbons.hpp"
 #include "modules/disco/disco.hpp"
 #include "modules/message/message.hpp"
+#include "modules/offline/offline.hpp"
 #include "modules/ping/ping.hpp"
 #include "modules/time/time.hpp"
 #include "modules/version/version.hpp"
@@ -16,6 +18,8 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::ping::info());
   registry.add(modules::version::info());
   registry.add(modules::time::info());
+  registry.add(modules::offline::info());
+  registry.add(modules::carbons::info());
 }
 
 }  // namespace parley::server

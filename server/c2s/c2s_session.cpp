@@ -95,7 +95,8 @@ asio::awaitable<void> C2sSession::watchdog() {
   bool asked = false;
   for (;;) {
     watchdog_timer_.expires_at(deadline_);
-    auto [ec] = co_await watchdog_timer_.async_wait(as_tuple(use_awaitable));
+    // Woken by the deadline or by a cancel that moved it; only the clock decides.
+    co_await watchdog_timer_.async_wait(as_tuple(use_awaitable));
     if (std::chrono::steady_clock::now() < deadline_) continue;
     if (asked || closing_) {
       shutdown_socket();
