@@ -8,6 +8,10 @@
 #include "modules/ping/ping.hpp"
 #include "modules/time/time.hpp"
 #include "modules/version/version.hpp"
+#include "modules/blocking/blocking.hpp"
+#include "modules/private/private.hpp"
+#include "modules/register/register.hpp"
+#include "modules/vcard/vcard.hpp"
 #include "server/module_api.hpp"
 
 namespace parley::server {
@@ -20,6 +24,10 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::time::info());
   registry.add(modules::offline::info());
   registry.add(modules::carbons::info());
+  registry.add(modules::blocking::info());
+  registry.add(modules::vcard::info());
+  registry.add(modules::private_storage::info());
+  registry.add(modules::registration::info());
 }
 
 }  // namespace parley::server
