@@ -11,6 +11,8 @@
 //   presence/self            a client's presence without 'to' (its broadcast presence)
 //   iq-get/host/NS:NAME      iq get to the server with child {NS}NAME; also /bare, /full, /self
 //   iq-set/self/NS:NAME      ("self": from a client to its own account, or without 'to')
+//   iq-get/preauth/NS:NAME   an iq from a client that has not authenticated yet (over TLS),
+//   iq-set/preauth/NS:NAME   e.g. XEP-0077 registration; answered with Event::unauthenticated
 //   iq-result/host, iq-error/host, ...   answers addressed to the server or an account
 //   pre-message/bare, ...    filters, fired for stanzas sent by local clients, before routing
 //   route/remote             a stanza for another domain (federation takes it)
@@ -84,13 +86,27 @@ class Sessions {
 
 class HostContext;
 
+/// A client connection that is encrypted but has not authenticated, as the handlers of
+/// iq-get/preauth/... and iq-set/preauth/... see it. Valid only while the handler runs, and
+/// only on the connection's thread (where the handler runs).
+class UnauthenticatedClient {
+ public:
+  virtual ~UnauthenticatedClient() = default;
+  virtual std::string_view remote_address() const = 0;
+  /// Answers on this stream; no addresses are added (RFC 6120 §8.1.2.1 before binding).
+  virtual void reply(Stanza stanza) = 0;
+};
+
 /// One stanza on its way, as handlers see it.
 struct Event {
   Stanza& stanza;
-  /// The local client that sent it; null when the server or a remote domain sent it.
+  /// The local client that sent it; null when the server or a remote domain sent it, and
+  /// for preauth events.
   std::shared_ptr<ClientSession> origin;
   /// The host whose handlers run (the recipient's, or the sender's for pre-* filters).
   HostContext& host;
+  /// Set for preauth events only: the connection to answer.
+  UnauthenticatedClient* unauthenticated = nullptr;
 };
 
 using Handler = std::function<Verdict(Event&)>;
@@ -109,10 +125,11 @@ class HostContext {
   /// The same for a coroutine handler (e.g. one that waits for the database).
   virtual void hook_async(std::string_view event, AsyncHandler handler, int priority = 0) = 0;
 
-  /// An element offered in <stream:features/> to clients once they have authenticated
-  /// (next to <bind/>), e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>".
-  virtual void add_stream_feature(std::string xml) = 0;
-  virtual const std::vector<std::string>& stream_features() const = 0;
+  /// An element offered in <stream:features/>: to clients that have authenticated (next to
+  /// <bind/>), e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>", or with
+  /// `before_authentication` next to the SASL mechanisms, e.g. XEP-0077's <register/>.
+  virtual void add_stream_feature(std::string xml, bool before_authentication = false) = 0;
+  virtual const std::vector<std::string>& stream_features(bool before_authentication = false) const = 0;
 
   /// A feature var for disco#info (XEP-0030): of the server, or of every account's bare JID.
   virtual void add_disco_feature(std::string var, bool on_accounts = false) = 0;

@@ -1,7 +1,7 @@
-// XEP-0077 In-Band Registration, for accounts that are logged in: what is on file (§3.1,
-// <registered/>), password change (§3.3) and account removal (§3.2). Registering a new
-// account before authentication needs the c2s session to accept iq before SASL, which it
-// does not yet (see README.md); the per-address limiter here is meant for that too.
+// XEP-0077 In-Band Registration: a new account before authentication (§3.1, through the
+// core's preauth events), and for accounts that are logged in what is on file (§3.1,
+// <registered/>), password change (§3.3) and account removal (§3.2). Every change is
+// limited per client address.
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
@@ -19,6 +19,7 @@ using server::Event;
 using server::Jid;
 using server::Stanza;
 using server::StanzaError;
+using server::UnauthenticatedClient;
 using server::Verdict;
 using server::xml::Element;
 
@@ -44,6 +45,10 @@ class Register final : public server::Module {
     auto per_hour = host.settings().integer("per_address_per_hour", 5, 0, 1000000);
     limiter_ = std::make_unique<RateLimiter>(static_cast<std::size_t>(per_hour), std::chrono::hours(1));
     host.add_disco_feature(std::string(kNs));
+    // §3.1 before login: the stream feature says registration is possible.
+    host.add_stream_feature("<register xmlns='http://jabber.org/features/iq-register'/>", true);
+    host.hook("iq-get/preauth/jabber:iq:register:query", [this](Event& ev) { return form(ev); });
+    host.hook_async("iq-set/preauth/jabber:iq:register:query", [this](Event& ev) { return create(ev); });
     // §3.3 sends to the server's domain; §3.2 recommends no 'to' at all. Both are answered.
     for (const char* to : {"host", "self"}) {
       host.hook(std::string("iq-get/") + to + "/jabber:iq:register:query", [this](Event& ev) { return get(ev); });
@@ -94,6 +99,60 @@ class Register final : public server::Module {
       v = co_await change_password(ev, who);
     }
     co_return v;
+  }
+
+  // §3.1: what a new account needs.
+  Verdict form(Event& ev) {
+    auto reply = server::make_result(ev.stanza);
+    auto& query = reply.element.add_child("query", std::string(kNs));
+    query.add_child("instructions", std::string(kNs)).add_text("Choose a user name and a password.");
+    query.add_child("username", std::string(kNs));
+    query.add_child("password", std::string(kNs));
+    ev.unauthenticated->reply(std::move(reply));
+    return Verdict::handled;
+  }
+
+  // §3.1: a new account from <username/> and <password/>. conflict when the name is taken
+  // (registration necessarily tells whether a name exists: the per-address limit bounds
+  // how fast anyone can ask), not-acceptable when something is missing or cannot be prepared.
+  asio::awaitable<Verdict> create(Event& ev) {
+    UnauthenticatedClient& client = *ev.unauthenticated;
+    const Element& query = query_of(ev.stanza);
+    const Element* username = query.find_child("username", kNs);
+    const Element* password = query.find_child("password", kNs);
+    if (query.find_child("remove", kNs) != nullptr) {
+      client.reply(error_reply(ev.stanza, StanzaError::not_authorized("log in to remove an account")));
+      co_return Verdict::handled;
+    }
+    std::optional<Jid> jid;
+    if (username != nullptr) {
+      auto local = server::normalize_localpart(username->text());
+      if (local) jid = Jid::make(*local, host_->domain());
+    }
+    auto prepared = password != nullptr ? server::PreparedPassword::from(password->text()) : std::nullopt;
+    if (!jid || !prepared) {
+      client.reply(error_reply(ev.stanza, StanzaError::not_acceptable("a valid username and password are required")));
+      co_return Verdict::handled;
+    }
+    if (!limiter_->allow(client.remote_address())) {
+      server::log::warning("register: too many requests from {}", client.remote_address());
+      client.reply(error_reply(ev.stanza, StanzaError{"policy-violation", "wait",
+                                                      "too many registration requests from this address; try again later"}));
+      co_return Verdict::handled;
+    }
+    auto add = [&accounts = host_->accounts(), account = *jid, pw = std::move(*prepared)]() {
+      return accounts.create(account, pw);
+    };
+    auto r = co_await host_->storage().execute(std::move(add));
+    if (!r.ok()) {
+      bool taken = r.error().kind == storage::Error::Kind::conflict;
+      if (!taken) server::log::warning("register: cannot create {}: {}", jid->str(), r.error().message);
+      client.reply(error_reply(ev.stanza, taken ? StanzaError::conflict() : StanzaError::internal_server_error()));
+      co_return Verdict::handled;
+    }
+    server::log::info("register: {} created (from {})", jid->str(), client.remote_address());
+    client.reply(server::make_result(ev.stanza));
+    co_return Verdict::handled;
   }
 
   // Counts one attempt from the client's address (setting per_address_per_hour).
@@ -179,7 +238,7 @@ class Register final : public server::Module {
 }  // namespace
 
 server::ModuleInfo info() {
-  return {"register", "XEP-0077: in-band password change and account removal (off unless listed)",
+  return {"register", "XEP-0077: in-band registration, password change and account removal (off unless listed)",
           [] { return std::make_unique<Register>(); }};
 }
 

@@ -78,10 +78,13 @@ std::string C2sSession::features() const {
       }
       f += "</sasl-channel-binding>";
     }
+    if (auto* host = services_.router.find_host(domain_)) {
+      for (const auto& feature : host->stream_features(true)) f += feature;
+    }
   } else {
     f += "<bind xmlns='" + std::string(kBindNs) + "'/>";
     if (auto* host = services_.router.find_host(domain_)) {
-      for (const auto& feature : host->stream_features()) f += feature;
+      for (const auto& feature : host->stream_features(false)) f += feature;
     }
     // RFC 6121 (old) session establishment, advertised as optional for old clients.
     f += "<session xmlns='" + std::string(kSessionNs) + "'><optional/></session>";
@@ -176,7 +179,9 @@ asio::awaitable<void> C2sSession::on_element(xml::Element e) {
       scram_.reset();
       co_await sasl_failure(sasl::SaslFailure::aborted);
     } else {
-      co_await finish("not-authorized", "authenticate first");
+      bool handled = e.name() == "iq" && e.ns() == kClientNs;
+      if (handled) handled = co_await on_preauth_iq(std::move(e));
+      if (!handled) co_await finish("not-authorized", "authenticate first");
     }
     co_return;
   }
@@ -190,6 +195,36 @@ asio::awaitable<void> C2sSession::on_element(xml::Element e) {
     co_return;
   }
   co_await on_stanza(std::move(e));
+}
+
+namespace {
+
+// Collects what preauth handlers answer, for the session to write once they are done.
+class PreauthReplies final : public UnauthenticatedClient {
+ public:
+  explicit PreauthReplies(std::string_view address) : address_(address) {}
+  std::string_view remote_address() const override { return address_; }
+  void reply(Stanza stanza) override { out += xml::serialize(stanza.element, kClientNs); }
+  std::string out;
+
+ private:
+  std::string_view address_;
+};
+
+}  // namespace
+
+// An iq before authentication (over TLS): handed to the host's preauth handlers, e.g.
+// XEP-0077 registration. A bounded number per connection; what no module takes is refused
+// as before (the caller ends the stream).
+asio::awaitable<bool> C2sSession::on_preauth_iq(xml::Element e) {
+  constexpr int kMaxPreauthIqs = 10;
+  if (++preauth_iqs_ > kMaxPreauthIqs) co_return false;
+  auto stanza = make_stanza(std::move(e));
+  if (!stanza || !stanza->is_request()) co_return false;
+  PreauthReplies replies(remote_address_);
+  bool handled = co_await services_.router.route_preauth(*stanza, replies, domain_);
+  if (!replies.out.empty()) co_await write_now(std::move(replies.out));
+  co_return handled;
 }
 
 asio::awaitable<void> C2sSession::on_starttls() {

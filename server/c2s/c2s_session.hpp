@@ -88,6 +88,7 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   boost::asio::awaitable<void> on_auth(const xml::Element& auth);
   boost::asio::awaitable<void> on_response(const xml::Element& response);
   boost::asio::awaitable<void> on_bind(const xml::Element& iq);
+  boost::asio::awaitable<bool> on_preauth_iq(xml::Element element);
   boost::asio::awaitable<void> on_stanza(xml::Element element);
   boost::asio::awaitable<void> sasl_failure(sasl::SaslFailure failure, bool checked_credentials = false);
   boost::asio::awaitable<void> sasl_success(const Jid& account, std::string_view server_final);
@@ -117,6 +118,7 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   bool bound_ = false;
   bool closing_ = false;
   int failed_auths_ = 0;
+  int preauth_iqs_ = 0;
   std::unique_ptr<sasl::ScramServer> scram_;
   std::optional<crypto::Hash> scram_hash_;
 

@@ -28,6 +28,7 @@ std::optional<Dest> parse_dest(std::string_view s) {
   if (s == "bare") return Dest::bare;
   if (s == "full") return Dest::full;
   if (s == "self") return Dest::self;
+  if (s == "preauth") return Dest::preauth;
   return std::nullopt;
 }
 
@@ -51,7 +52,10 @@ std::optional<ParsedEvent> parse_event_name(std::string_view name, std::string* 
     std::string_view rest = name.substr(f.name.size() + 1);
     auto slash = rest.find('/');
     auto dest = parse_dest(rest.substr(0, slash));
-    if (!dest) return fail("unknown destination in event '" + std::string(name) + "' (host, bare, full, self)");
+    if (!dest) return fail("unknown destination in event '" + std::string(name) + "' (host, bare, full, self, preauth)");
+    if (*dest == Dest::preauth && f.family != Family::iq_get && f.family != Family::iq_set) {
+      return fail("only iq-get and iq-set have preauth events: '" + std::string(name) + "'");
+    }
     if (slash == std::string_view::npos) return ParsedEvent{f.family, *dest, {}, {}};
     if (f.family != Family::iq_get && f.family != Family::iq_set) {
       return fail("only iq-get and iq-set events name a payload: '" + std::string(name) + "'");

@@ -27,7 +27,7 @@ enum class Family : std::uint8_t {
 };
 
 /// To what kind of address the stanza goes (RFC 6120 §10 and Prosody's router).
-enum class Dest : std::uint8_t { none, host, bare, full, self, count_ };
+enum class Dest : std::uint8_t { none, host, bare, full, self, preauth, count_ };
 
 struct HandlerEntry {
   int priority = 0;

@@ -86,7 +86,9 @@ void Host::hook_async(std::string_view event, AsyncHandler handler, int priority
   add(event, HandlerEntry{priority, nullptr, std::move(handler), nullptr});
 }
 
-void Host::add_stream_feature(std::string xml) { stream_features_.push_back(std::move(xml)); }
+void Host::add_stream_feature(std::string xml, bool before_authentication) {
+  (before_authentication ? preauth_features_ : stream_features_).push_back(std::move(xml));
+}
 
 void Host::add_disco_feature(std::string var, bool on_accounts) {
   for (const auto& f : features_) {
@@ -184,6 +186,24 @@ asio::awaitable<void> Router::route(Stanza stanza, std::shared_ptr<ClientSession
     log::error("a handler failed on a {} stanza: {}", stanza.element.name(), e.what());
     bounce(stanza, StanzaError::internal_server_error());
   }
+}
+
+asio::awaitable<bool> Router::route_preauth(Stanza& st, UnauthenticatedClient& client,
+                                            std::string_view domain) {
+  Host* host = find_host(domain);
+  const xml::Element* p = payload(st);
+  if (host == nullptr || p == nullptr || !st.is_request()) co_return false;
+  const HandlerList* list = host->events().find_iq(stanza_family(st), Dest::preauth, p->ns(), p->name());
+  if (list == nullptr) co_return false;
+  Event ev{st, nullptr, *host, &client};
+  try {
+    Verdict v = co_await run(list, ev);
+    if (v == Verdict::pass) client.reply(make_error(st, StanzaError::service_unavailable()));
+  } catch (const std::exception& e) {
+    log::error("a preauth handler failed: {}", e.what());
+    client.reply(make_error(st, StanzaError::internal_server_error()));
+  }
+  co_return true;
 }
 
 void Router::post(Stanza stanza) {

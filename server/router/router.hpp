@@ -38,8 +38,10 @@ class Host final : public HostContext {
   std::string_view domain() const override { return domain_; }
   void hook(std::string_view event, Handler handler, int priority) override;
   void hook_async(std::string_view event, AsyncHandler handler, int priority) override;
-  void add_stream_feature(std::string xml) override;
-  const std::vector<std::string>& stream_features() const override { return stream_features_; }
+  void add_stream_feature(std::string xml, bool before_authentication) override;
+  const std::vector<std::string>& stream_features(bool before_authentication) const override {
+    return before_authentication ? preauth_features_ : stream_features_;
+  }
   void add_disco_feature(std::string var, bool on_accounts) override;
   std::vector<std::string> disco_features(bool on_accounts) const override;
   void send(Stanza stanza) override;
@@ -58,6 +60,7 @@ class Host final : public HostContext {
   EventTable events_;
   std::vector<std::pair<std::string, bool>> features_;
   std::vector<std::string> stream_features_;
+  std::vector<std::string> preauth_features_;
   std::vector<std::unique_ptr<Module>> modules_;
   const void* starting_ = nullptr;  // the module being started: owner of what it hooks
   const ModuleSettings* starting_settings_ = nullptr;
@@ -81,6 +84,13 @@ class Router {
   boost::asio::awaitable<void> route_from_client(Stanza stanza, std::shared_ptr<ClientSession> origin);
   /// Routes a stanza from the server itself or from a remote domain (no filters).
   boost::asio::awaitable<void> route(Stanza stanza, std::shared_ptr<ClientSession> origin = nullptr);
+  /// Runs the iq-get|set/preauth/NS:NAME handlers of `domain` for an iq from a client that
+  /// has not authenticated. False when no handler is hooked for that payload (the caller
+  /// then refuses the iq as before authentication); if every handler passes, the client gets
+  /// service-unavailable. Never throws.
+  boost::asio::awaitable<bool> route_preauth(Stanza& stanza, UnauthenticatedClient& client,
+                                             std::string_view domain);
+
   /// Fire and forget `route` on the router's executor.
   void post(Stanza stanza);
 

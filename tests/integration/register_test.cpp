@@ -177,3 +177,94 @@ TEST(RegisterLimit, RequestsPerAddressAreLimited) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// §3.1: a new account over TLS, before any authentication.
+TEST_F(Register, ANewAccountCanBeRegisteredBeforeLoggingIn) {
+  XmppClient c(server_->client());
+  auto features = c.connect_tls();
+  ASSERT_TRUE(features);
+  EXPECT_NE(features->find_child("register", "http://jabber.org/features/iq-register"), nullptr);
+
+  auto form = ask(c, "f1", "<iq type='get' id='f1'><query xmlns='jabber:iq:register'/></iq>");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->attr("type"), "result");
+  auto* query = form->find_child("query", kRegisterNs);
+  ASSERT_NE(query, nullptr);
+  EXPECT_NE(query->find_child("username", kRegisterNs), nullptr);
+  EXPECT_NE(query->find_child("password", kRegisterNs), nullptr);
+
+  auto created = ask(c, "r1", "<iq type='set' id='r1'><query xmlns='jabber:iq:register'><username>Newbie</username>"
+                              "<password>fresh pass</password></query></iq>");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->attr("type"), "result");
+  // The same connection goes on to log in with the new account.
+  EXPECT_EQ(c.authenticate("SCRAM-SHA-256", "newbie", "fresh pass"), "");
+  EXPECT_EQ(try_login(*server_, "newbie", "fresh pass"), "");
+}
+
+TEST_F(Register, ATakenNameIsAConflictAndBadInputIsNotAcceptable) {
+  XmppClient c(server_->client());
+  ASSERT_TRUE(c.connect_tls());
+  auto first = ask(c, "a", "<iq type='set' id='a'><query xmlns='jabber:iq:register'><username>taken</username>"
+                           "<password>pw</password></query></iq>");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->attr("type"), "result");
+  auto again = ask(c, "b", "<iq type='set' id='b'><query xmlns='jabber:iq:register'><username>taken</username>"
+                           "<password>other</password></query></iq>");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(error_condition(*again), "conflict");
+  EXPECT_EQ(try_login(*server_, "taken", "pw"), "") << "the first password stays";
+  auto no_password = ask(c, "c", "<iq type='set' id='c'><query xmlns='jabber:iq:register'><username>x</username>"
+                                 "</query></iq>");
+  ASSERT_TRUE(no_password);
+  EXPECT_EQ(error_condition(*no_password), "not-acceptable");
+  auto bad_name = ask(c, "d", "<iq type='set' id='d'><query xmlns='jabber:iq:register'><username>a b@c</username>"
+                              "<password>pw</password></query></iq>");
+  ASSERT_TRUE(bad_name);
+  EXPECT_EQ(error_condition(*bad_name), "not-acceptable");
+}
+
+TEST(RegisterPreauth, OtherIqsBeforeLoginStillEndTheStream) {
+  TestServer server;  // register is not enabled here
+  XmppClient c(server.client());
+  auto features = c.connect_tls();
+  ASSERT_TRUE(features);
+  EXPECT_EQ(features->find_child("register", "http://jabber.org/features/iq-register"), nullptr);
+  c.send("<iq type='set' id='r'><query xmlns='jabber:iq:register'><username>x</username><password>y</password></query></iq>");
+  EXPECT_TRUE(c.wait_closed());
+  EXPECT_EQ(c.stream_error(), "not-authorized");
+}
+
+}  // namespace
+}  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+TEST(RegisterLimit, NewAccountsPerAddressAreLimited) {
+  TestServerOptions options;
+  options.modules = kModules;
+  options.extra_config = "[host.register]\nper_address_per_hour = 2\n";
+  TestServer server(options);
+  for (int i = 0; i < 3; ++i) {
+    XmppClient c(server.client());
+    ASSERT_TRUE(c.connect_tls());
+    std::string id = "n" + std::to_string(i);
+    auto r = ask(c, id, "<iq type='set' id='" + id + "'><query xmlns='jabber:iq:register'><username>user" +
+                            std::to_string(i) + "</username><password>pw</password></query></iq>");
+    ASSERT_TRUE(r);
+    if (i < 2) {
+      EXPECT_EQ(r->attr("type"), "result") << i;
+    } else {
+      EXPECT_EQ(error_condition(*r), "policy-violation");
+    }
+  }
+  EXPECT_EQ(parley({"user", "list", "localhost", "--config", server.config_file()}).out,
+            "user0@localhost\nuser1@localhost\n");
+}
+
+}  // namespace
+}  // namespace parley::test
