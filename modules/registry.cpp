@@ -3,9 +3,12 @@
 
 #include "modules/carbons/carbons.hpp"
 #include "modules/disco/disco.hpp"
+#include "modules/mam/mam.hpp"
 #include "modules/message/message.hpp"
 #include "modules/offline/offline.hpp"
 #include "modules/ping/ping.hpp"
+#include "modules/presence/presence.hpp"
+#include "modules/roster/roster.hpp"
 #include "modules/time/time.hpp"
 #include "modules/version/version.hpp"
 #include "modules/blocking/blocking.hpp"
@@ -24,10 +27,13 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::time::info());
   registry.add(modules::offline::info());
   registry.add(modules::carbons::info());
+  registry.add(modules::roster::info());
+  registry.add(modules::presence::info());
   registry.add(modules::blocking::info());
   registry.add(modules::vcard::info());
   registry.add(modules::private_storage::info());
   registry.add(modules::registration::info());
+  registry.add(modules::mam::info());
 }
 
 }  // namespace parley::server
