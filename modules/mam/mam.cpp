@@ -290,6 +290,9 @@ class Mam final : public server::Module {
   asio::awaitable<Verdict> query(Event& ev) {
     if (!ev.origin) co_return Verdict::pass;
     const Jid account = ev.origin->jid().bare();
+    // Read your own writes: what was queued before this query is in the table first.
+    std::uint64_t position = writer_->pushed();
+    co_await writer_->caught_up(position);
     auto parsed = parse_query(*payload(ev.stanza));
     if (auto* e = std::get_if<FormError>(&parsed)) {
       answer(ev, server::make_error(ev.stanza, to_stanza_error(*e)));

@@ -37,6 +37,7 @@ bool Writer::push(ArchiveRow row) {
     if (queue_.empty()) oldest_ = Clock::now();
     bytes_ += row.bytes();
     queue_.push_back(std::move(row));
+    ++pushed_;
     // Wake the writer for a first row (to start the flush interval) and for a full batch.
     if (sleeping_ && (queue_.size() == 1 || queue_.size() >= kBatchRows || bytes_ >= kBatchBytes)) {
       sleeping_ = false;
@@ -101,8 +102,8 @@ asio::awaitable<void> Writer::run(std::shared_ptr<Writer> self) {
     {
       std::lock_guard lock(self->mutex_);
       if (self->stopped_) co_return;
-      if (!self->queue_.empty() && self->queue_.size() < kBatchRows && self->bytes_ < kBatchBytes &&
-          Clock::now() < self->oldest_ + self->flush_after_) {
+      if (!self->queue_.empty() && !self->urgent_ && self->queue_.size() < kBatchRows &&
+          self->bytes_ < kBatchBytes && Clock::now() < self->oldest_ + self->flush_after_) {
         until = self->oldest_ + self->flush_after_;
       }
       if (self->queue_.empty() || until != Clock::time_point::max()) {
@@ -119,6 +120,11 @@ asio::awaitable<void> Writer::run(std::shared_ptr<Writer> self) {
     }
     auto job = [batch](pqxx::connection& c) { return write(c, *batch); };
     auto outcome = co_await self->runner_.run(std::move(job));
+    if (outcome.ok() || outcome.error().kind != storage::Error::Kind::unavailable) {
+      std::lock_guard lock(self->mutex_);
+      self->done_ += batch->size();
+      if (self->queue_.empty()) self->urgent_ = false;
+    }
     if (outcome.ok()) {
       backoff = std::chrono::milliseconds(0);
       if (outcome->refused > 0) {
@@ -144,6 +150,30 @@ asio::awaitable<void> Writer::run(std::shared_ptr<Writer> self) {
     }
     pause.expires_after(backoff);
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+std::uint64_t Writer::pushed() {
+  std::lock_guard lock(mutex_);
+  return pushed_;
+}
+
+asio::awaitable<void> Writer::caught_up(std::uint64_t position) {
+  asio::steady_timer poll(co_await asio::this_coro::executor);
+  for (int i = 0; i < 400; ++i) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (done_ >= position || stopped_) co_return;
+      urgent_ = true;
+      if (sleeping_) {
+        sleeping_ = false;
+        wake = true;
+      }
+    }
+    if (wake) asio::post(executor_, [self = shared_from_this()] { self->wake_.cancel(); });
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 

@@ -48,6 +48,13 @@ class Writer : public std::enable_shared_from_this<Writer> {
   /// shutdown: the network threads have stopped, the storage pool is still there.
   void stop();
 
+  /// How many rows have been queued so far (a position in the queue).
+  std::uint64_t pushed();
+  /// Waits (at most about 2 s) until every row up to `position` has been written or given
+  /// up on, asking the writer to flush now instead of after flush_interval_ms. Queries call
+  /// it first, so a client always finds what it has just sent or received.
+  boost::asio::awaitable<void> caught_up(std::uint64_t position);
+
  private:
   using Clock = std::chrono::steady_clock;
   struct Outcome {
@@ -69,6 +76,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   std::size_t bytes_ = 0;
   Clock::time_point oldest_;
   bool sleeping_ = false;  // the coroutine waits on wake_ and wants a cancel for a new batch
+  bool urgent_ = false;    // a query waits: write without waiting for the flush interval
+  std::uint64_t pushed_ = 0;  // rows queued so far
+  std::uint64_t done_ = 0;    // rows written or given up on so far (they leave in order)
   bool stopped_ = false;
 };
 

@@ -193,5 +193,59 @@ TEST_F(InteropSlixmpp, RefusesACertificateForAnotherName) {
   EXPECT_EQ(r.out, "");
 }
 
+// Roster, presence and the archive with slixmpp's own plugins: alice (slixmpp) adds bob to
+// her roster and asks to subscribe; bob (test client) approves and is online; they chat;
+// alice's archive query with=bob returns both messages.
+TEST(InteropSlixmppIm, RosterSubscriptionPresenceChatAndArchiveQuery) {
+  TestServerOptions opts;
+  opts.modules = {"message", "roster", "presence", "mam", "disco", "ping"};
+  TestServer server(opts);
+  server.add_user("alice@localhost", "alice-secret");
+  server.add_user("bob@localhost", "bob-secret");
+  auto bob = server.login("bob", "bob-secret", "phone");
+  bob->send("<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq>");
+  bob->send("<presence/>");
+
+  std::vector<std::string> argv{kPython, kScript, "--port", std::to_string(server.c2s_port()), "--ca-file",
+                                server.dir() + "/certs/ca.pem", "--jid", "alice@localhost/slixmpp", "--password",
+                                "alice-secret", "--peer", "bob@localhost", "--mode", "im", "--body", kAliceBody,
+                                "--timeout", kScriptTimeout};
+  auto alice = std::async(std::launch::async, [argv] { return run(argv); });
+
+  // bob approves alice's request, then answers her chat message.
+  bool approved = false, answered = false;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!answered && std::chrono::steady_clock::now() < deadline &&
+         alice.wait_for(0s) != std::future_status::ready) {
+    auto e = bob->receive(200ms);
+    if (!e) continue;
+    if (e->name() == "presence" && e->attr("type") == "subscribe" && !approved) {
+      bob->send("<presence to='alice@localhost' type='subscribed'/>");
+      approved = true;
+    } else if (e->name() == "message" && e->attr("type") == "chat") {
+      bob->send("<message to='" + escape_attr(e->attr("from").value_or("")) + "' type='chat'><body>" +
+                kBobReplyXml + "</body></message>");
+      answered = true;
+    }
+  }
+  auto r = alice.get();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(approved);
+  EXPECT_TRUE(answered);
+  EXPECT_NE(r.out.find("\"subscribed\": true"), std::string::npos) << r.out;
+  EXPECT_EQ(json_string(r.out, "roster_subscription"), "to") << r.out;
+  EXPECT_EQ(json_string(r.out, "body"), kBobReply) << r.out;
+  EXPECT_EQ(json_string(r.out, "archive_complete"), "true") << r.out;
+  // Both directions archived, in order: alice's message, then bob's answer.
+  auto first = r.out.find("\"archive\": [");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  std::string archive = r.out.substr(first);
+  auto mine = archive.find("\"from\": \"alice@localhost/slixmpp\"");
+  auto his = archive.find("\"from\": \"bob@localhost/phone\"");
+  EXPECT_NE(mine, std::string::npos) << r.out;
+  EXPECT_NE(his, std::string::npos) << r.out;
+  EXPECT_LT(mine, his) << r.out;
+}
+
 }  // namespace
 }  // namespace parley::test

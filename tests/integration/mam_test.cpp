@@ -574,7 +574,8 @@ TEST(MamShutdown, QueuedMessagesAreWrittenWhenTheServerStops) {
     sync(*bob);
     send_many(*alice, "bob@localhost", 20, "s");
     sync(*alice);
-    ASSERT_EQ(query(*bob, {}, "<max>0</max>").count(), 0) << "still queued (flushed only after a minute)";
+    // Not queried here: a query flushes first (read your own writes). With a one-minute
+    // interval and fewer rows than a batch, only the flush at shutdown can write them.
   }
   EXPECT_EQ(server.restart(), 0);
   auto bob = server.login("bob", "bob-secret", "phone");

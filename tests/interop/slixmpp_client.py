@@ -44,6 +44,9 @@ logging.basicConfig(level=logging.CRITICAL, format="%(levelname)s %(name)s: %(me
 
 try:
     import slixmpp
+    from slixmpp.xmlstream import ET
+    from slixmpp.xmlstream.handler import Callback
+    from slixmpp.xmlstream.matcher import MatchXPath
 except ImportError as e:
     sys.stderr.write(f"slixmpp_client: cannot import slixmpp ({e}); install Debian's "
                      "python3-slixmpp (contrib/dev.sh installs it) and run this with /usr/bin/python3\n")
@@ -104,6 +107,14 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("failed_all_auth", self.on_failed_all_auth)
         self.add_event_handler("session_start", self.on_session_start)
         self.add_event_handler("message", self.on_message)
+        self.add_event_handler("presence_subscribed", self.on_subscribed)
+        self.add_event_handler("presence_available", self.on_available)
+        self.subscribed = False
+        self.peer_online = False
+        self.peer_ready = asyncio.get_running_loop().create_future()
+        self.archive = []
+        self.mam_complete = None
+        self.roster_state = None
         self.add_event_handler("message_error", self.on_message_error)
         self.add_event_handler("stream_error", self.on_stream_error)
         self.add_event_handler("disconnected", self.on_disconnected)
@@ -157,9 +168,65 @@ class Client(slixmpp.ClientXMPP):
         if not self.args.direct_tls and "starttls" not in self.features:
             return self.fail("the stream was not secured with STARTTLS")
         self.send_presence()
+        if self.args.mode == "im":
+            return asyncio.ensure_future(self.instant_messaging())
         self.stage = f"waiting for a chat message from {self.peer}"
         if self.args.mode == "send":
             self.send_chat(self.peer)
+
+    # Mode "im": roster and subscription (RFC 6121 §2-3), a chat, then the archive
+    # (XEP-0313), all through slixmpp's own roster and presence handling.
+    async def instant_messaging(self) -> None:
+        try:
+            self.stage = "getting the roster"
+            await self.get_roster()  # makes this an interested resource (RFC 6121 §2.1.6)
+            self.stage = "adding the peer to the roster"
+            await self.update_roster(self.peer.bare, name="Peer", groups=["Friends"])
+            self.stage = f"waiting for {self.peer.bare} to approve the subscription"
+            self.send_presence_subscription(pto=self.peer.bare, ptype="subscribe")
+            await self.peer_ready
+            self.stage = f"waiting for a chat message from {self.peer}"
+            self.send_chat(self.peer.bare)
+        except Exception as error:  # report, never hang
+            self.fail(f"{self.stage}: {error}")
+
+    def on_subscribed(self, presence) -> None:
+        if presence["from"].bare == self.peer.bare:
+            self.subscribed = True
+            self.check_peer_ready()
+
+    def on_available(self, presence) -> None:
+        if presence["from"].bare == self.peer.bare:
+            self.peer_online = True
+            self.check_peer_ready()
+
+    def check_peer_ready(self) -> None:
+        if self.subscribed and self.peer_online and not self.peer_ready.done():
+            self.peer_ready.set_result(None)
+
+    async def query_archive(self) -> None:
+        self.stage = "querying the archive (XEP-0313)"
+        results = []
+
+        def on_result(msg) -> None:
+            forwarded = msg.xml.find("{urn:xmpp:mam:2}result/{urn:xmpp:forward:0}forwarded")
+            inner = forwarded.find("{jabber:client}message") if forwarded is not None else None
+            body = inner.find("{jabber:client}body") if inner is not None else None
+            if body is not None:
+                results.append({"from": inner.get("from"), "body": body.text})
+
+        self.register_handler(Callback("mam results", MatchXPath("{jabber:client}message/{urn:xmpp:mam:2}result"),
+                                       on_result))
+        iq = self.make_iq_set()
+        query = ET.SubElement(iq.xml, "{urn:xmpp:mam:2}query", queryid="interop")
+        form = ET.SubElement(query, "{jabber:x:data}x", type="submit")
+        for var, value in (("FORM_TYPE", "urn:xmpp:mam:2"), ("with", self.peer.bare)):
+            field = ET.SubElement(form, "{jabber:x:data}field", var=var)
+            ET.SubElement(field, "{jabber:x:data}value").text = value
+        answer = await iq.send(timeout=10)
+        fin = answer.xml.find("{urn:xmpp:mam:2}fin")
+        self.mam_complete = fin.get("complete") if fin is not None else None
+        self.archive = results
 
     def send_chat(self, to) -> None:
         self.sent_to = str(to)
@@ -175,6 +242,18 @@ class Client(slixmpp.ClientXMPP):
         self.received = {"from": str(msg["from"]), "type": msg["type"], "body": msg["body"]}
         if self.args.mode == "reply":
             self.send_chat(msg["from"])
+        if self.args.mode == "im":
+            return asyncio.ensure_future(self.finish_im())
+        if not self.outcome.done():
+            self.outcome.set_result(None)
+
+    async def finish_im(self) -> None:
+        try:
+            # The roster as slixmpp keeps it from the server's pushes.
+            self.roster_state = self.client_roster[self.peer.bare]["subscription"]
+            await self.query_archive()
+        except Exception as error:
+            return self.fail(f"{self.stage}: {error}")
         if not self.outcome.done():
             self.outcome.set_result(None)
 
@@ -193,6 +272,10 @@ class Client(slixmpp.ClientXMPP):
             "alpn": tls.selected_alpn_protocol() if tls is not None else None,
             "sent_to": self.sent_to,
             "received": self.received,
+            "subscribed": self.subscribed,
+            "roster_subscription": self.roster_state,
+            "archive": self.archive,
+            "archive_complete": self.mam_complete,
         }
 
 
@@ -222,7 +305,8 @@ def main() -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--peer", required=True, help="JID to exchange the message with")
     parser.add_argument("--body", default="hello from slixmpp")
-    parser.add_argument("--mode", choices=("send", "reply"), default="send")
+    parser.add_argument("--mode", choices=("send", "reply", "im"), default="send",
+                        help="im: roster + subscription + chat + archive query")
     parser.add_argument("--direct-tls", action="store_true", help="XEP-0368 direct TLS")
     parser.add_argument("--tls-max", choices=("1.2", "1.3"), default="1.3",
                         help="highest TLS version to offer (see the note on channel binding)")
