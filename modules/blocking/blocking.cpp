@@ -150,6 +150,8 @@ class Blocking final : public server::Module {
       co_return Verdict::handled;
     }
 
+    // What was blocked before the change: unblock-all (§3.5) names no items.
+    ListPtr before = co_await fresh_list(account);
     bool ok = false;
     if (block) {
       auto write = [account, items, max = max_items_](pqxx::connection& c) { return store::add(c, account, items, max); };
@@ -177,7 +179,55 @@ class Blocking final : public server::Module {
     (void)reloaded;
     ev.origin->send(server::make_result(ev.stanza));
     push(account, block, items);
+    BlockList changed(block || !items.empty() ? items : (before ? before->items() : std::vector<std::string>{}));
+    co_await presence_effects(account, block, std::move(changed));
     co_return Verdict::handled;
+  }
+
+  // §3.3: a contact allowed to see the user's presence (subscription from or both) gets
+  // unavailable presence from each available resource when blocked. §3.4: on unblock it
+  // gets the current presence again — asked of the presence module with a probe in the
+  // contact's name, which answers it from the last presence of each resource.
+  asio::awaitable<void> presence_effects(Jid account, bool block, BlockList changed) {
+    if (changed.empty()) co_return;
+    auto query = [account](pqxx::connection& c) {
+      pqxx::read_transaction tx{c};
+      std::vector<std::string> contacts;
+      // The roster module's table; no rows (or no roster module) means nobody to tell.
+      if (!tx.exec("SELECT to_regclass('roster_items') IS NOT NULL")[0][0].as<bool>()) return contacts;
+      for (const auto& row : tx.exec_params(
+               "SELECT contact_jid FROM roster_items WHERE server_host = $1 AND username = $2"
+               " AND subscription IN ('from', 'both')",
+               std::string(account.domain()), std::string(account.local()))) {
+        contacts.push_back(row[0].as<std::string>());
+      }
+      return contacts;
+    };
+    auto r = co_await host_->storage().run(std::move(query));
+    if (!r.ok()) {
+      server::log::warning("blocking: cannot read the roster of {}: {}", account.str(), r.error().message);
+      co_return;
+    }
+    for (const auto& contact_text : *r) {
+      auto contact = Jid::parse(contact_text);
+      if (!contact || !changed.blocks(*contact)) continue;
+      if (block) {
+        for (const auto& session : host_->sessions().of_account(account)) {
+          if (!session->available()) continue;
+          server::xml::Element p("presence", std::string(server::kClientNs));
+          p.set_attr("type", "unavailable");
+          Stanza st{std::move(p), StanzaKind::presence, "unavailable", session->jid(), *contact};
+          st.sync_addresses();
+          host_->send(std::move(st));
+        }
+      } else {
+        server::xml::Element p("presence", std::string(server::kClientNs));
+        p.set_attr("type", "probe");
+        Stanza st{std::move(p), StanzaKind::presence, "probe", contact->bare(), account};
+        st.sync_addresses();
+        host_->send(std::move(st));
+      }
+    }
   }
 
   // §3.3 - §3.5: an iq set with the change to every resource that requested the blocklist.
@@ -274,7 +324,9 @@ class Blocking final : public server::Module {
       if (st.is_request()) host_->send(server::make_error(st, StanzaError::service_unavailable()));
       return Verdict::dropped;
     }
-    if (!st.is_error() && st.from->has_local() && st.from->domain() == host_->domain()) {
+    // The unavailable presence of §3.3 (sent when the block begins) is let through.
+    bool farewell = st.kind == StanzaKind::presence && st.type == "unavailable";
+    if (!st.is_error() && !farewell && st.from->has_local() && st.from->domain() == host_->domain()) {
       if (auto list = cached(st.from->local()); list && list->blocks(target)) return Verdict::dropped;
     }
     return Verdict::pass;

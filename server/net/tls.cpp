@@ -50,6 +50,10 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesys
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  // No TLS 1.3 tickets either: OpenSSL would issue stateful ones it cannot honour with the
+  // cache off, and every client would try them in vain. (Resumption comes with rotating
+  // in-memory ticket keys.)
+  SSL_CTX_set_num_tickets(c, 0);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(c, kGroups) != 1) {
     throw std::runtime_error("TLS policy rejected by OpenSSL: " + openssl_error());
   }

@@ -368,3 +368,46 @@ TEST(BlockingDomains, ADomainItemBlocksEveryoneThere) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// XEP-0191 §3.3/§3.4: a contact subscribed to the user's presence sees the user go offline
+// when blocked, and online again when unblocked.
+TEST(BlockingPresence, ABlockedSubscriberSeesUnavailableAndUnblockingRestoresPresence) {
+  TestServerOptions opts;
+  opts.modules = {"message", "roster", "presence", "blocking", "disco", "ping"};
+  TestServer server(opts);
+  server.add_user("alice@localhost", "pw");
+  server.add_user("bob@localhost", "pw");
+  auto alice = server.login("alice", "pw", "desk");
+  auto bob = server.login("bob", "pw", "phone");
+  for (auto* c : {alice.get(), bob.get()}) c->send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>");
+  alice->send("<presence><status>here</status></presence>");
+  bob->send("<presence/>");
+  // bob subscribes to alice's presence; alice approves (alice: from, bob: to).
+  bob->send("<presence to='alice@localhost' type='subscribe'/>");
+  for (;;) {
+    auto p = alice->receive_named("presence", std::chrono::seconds(3));
+    ASSERT_TRUE(p) << "alice got no subscription request";
+    if (p->attr("type") == "subscribe") break;
+  }
+  alice->send("<presence to='bob@localhost' type='subscribed'/>");
+  auto online = [&](XmppClient& c, const std::string& type) -> bool {
+    for (;;) {
+      auto p = c.receive_named("presence", std::chrono::seconds(3));
+      if (!p) return false;
+      if (p->attr("from") == "alice@localhost/desk" && p->attr("type").value_or("") == type) return true;
+    }
+  };
+  ASSERT_TRUE(online(*bob, "")) << "bob does not see alice online before the block";
+
+  alice->send("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>");
+  EXPECT_TRUE(online(*bob, "unavailable")) << "§3.3: bob must see alice go offline";
+
+  alice->send("<iq type='set' id='u1'><unblock xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></unblock></iq>");
+  EXPECT_TRUE(online(*bob, "")) << "§3.4: bob must see alice online again";
+}
+
+}  // namespace
+}  // namespace parley::test

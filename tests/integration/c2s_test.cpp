@@ -389,3 +389,38 @@ TEST_F(C2s, WhitespaceKeepalivesAreTolerated) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// Each host's own certificate is chosen by SNI (the client verifies the name it asked for),
+// and after authentication the features offer bind and the optional old session.
+TEST(C2sHosts, TheCertificateIsChosenBySniAndBothHostsServe) {
+  TestServerOptions opts;
+  opts.domains = {"localhost", "other.test"};
+  TestServer server(opts);
+  server.add_user("dana@other.test", "pw");
+  for (bool direct : {false, true}) {
+    XmppClient c(server.client(direct, "other.test"));
+    ASSERT_TRUE(c.connect_tls()) << "no TLS with a certificate for other.test (direct=" << direct << ")";
+    ASSERT_EQ(c.authenticate("SCRAM-SHA-256", "dana", "pw"), "");
+  }
+  XmppClient c(server.client(false, "other.test"));
+  EXPECT_EQ(c.login("dana", "pw", "x"), "dana@other.test/x");
+}
+
+TEST_F(C2s, AfterAuthenticationBindAndTheOptionalSessionAreOffered) {
+  XmppClient c(server_->client());
+  ASSERT_TRUE(c.connect_tls());
+  ASSERT_EQ(c.authenticate("SCRAM-SHA-256", "alice", "alice-secret"), "");
+  auto features = c.restart_stream();
+  ASSERT_TRUE(features);
+  EXPECT_NE(features->find_child("bind", "urn:ietf:params:xml:ns:xmpp-bind"), nullptr);
+  auto* session = features->find_child("session", "urn:ietf:params:xml:ns:xmpp-session");
+  ASSERT_NE(session, nullptr);
+  EXPECT_NE(session->find_child("optional", "urn:ietf:params:xml:ns:xmpp-session"), nullptr);
+  EXPECT_EQ(features->find_child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl"), nullptr);
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -225,6 +225,11 @@ std::string XmppClient::authenticate(const std::string& mechanism, const std::st
   return "";
 }
 
+std::optional<Element> XmppClient::restart_stream() {
+  parser_->reset();
+  return open_stream();
+}
+
 std::string XmppClient::bind(const std::string& resource) {
   std::string iq = "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>";
   if (!resource.empty()) iq += "<resource>" + resource + "</resource>";
@@ -241,8 +246,7 @@ std::string XmppClient::login(const std::string& user, const std::string& passwo
                               const std::string& resource, const std::string& mechanism) {
   if (!connect_tls()) return "";
   if (!authenticate(mechanism, user, password).empty()) return "";
-  parser_->reset();
-  if (!open_stream()) return "";
+  if (!restart_stream()) return "";
   return bind(resource);
 }
 

@@ -55,6 +55,8 @@ class XmppClient {
   std::optional<server::xml::Element> starttls();
   /// Connects and brings the stream to the SASL step (TLS on); returns the features.
   std::optional<server::xml::Element> connect_tls();
+  /// After SASL success: a new stream (RFC 6120 §6.4.6); returns its features.
+  std::optional<server::xml::Element> restart_stream();
   /// Runs a SASL exchange; "" on success, else the failure condition ("not-authorized").
   std::string authenticate(const std::string& mechanism, const std::string& user,
                            const std::string& password);
