@@ -1,6 +1,7 @@
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -109,11 +110,30 @@ Ran parley(const std::vector<std::string>& args, const std::string& input) {
   return run(argv, input);
 }
 
+// A background server must not outlive a test that crashed: the child asks the kernel for
+// SIGKILL when its parent dies (PR_SET_PDEATHSIG), which posix_spawn cannot arrange, so this
+// forks. Between fork and exec only async-signal-safe calls are made.
 Background::Background(const std::vector<std::string>& argv, const std::string& cwd) {
   int err[2];
   if (::pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe failed");
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  pid_ = spawn(argv, environment({}), cwd, devnull, devnull, err[1]);
+  auto args = c_strings(argv);
+  auto env_strings = environment({});
+  auto envp = c_strings(env_strings);
+  pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(err[1], 2);
+    ::closefrom(3);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+    ::execve(args[0], args.data(), envp.data());  // argv[0] is a full path here
+    ::_exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("fork failed");
   ::close(devnull);
   ::close(err[1]);
   err_fd_ = err[0];

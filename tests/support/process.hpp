@@ -23,7 +23,8 @@ Ran run(const std::vector<std::string>& argv, const std::string& input = {},
 /// Runs `parley ARGS...` (the binary this build made).
 Ran parley(const std::vector<std::string>& args, const std::string& input = {});
 
-/// A process running in the background; killed (SIGKILL) if still running at destruction.
+/// A process running in the background; killed (SIGKILL) if still running at destruction,
+/// and by the kernel if the test process dies first. argv[0] must be a full path.
 class Background {
  public:
   Background(const std::vector<std::string>& argv, const std::string& cwd = {});
