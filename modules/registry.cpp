@@ -1,6 +1,9 @@
 // The one list of built-in modules (STYLE.md: explicit, no static-initialisation tricks).
 // Add a module here and it can be enabled per host with `modules = ["name", ...]`.
+// Federation (federation/) is not a per-host module; it is registered here too, so that the
+// core reaches it without including it.
 
+#include "federation/federation.hpp"
 #include "modules/carbons/carbons.hpp"
 #include "modules/disco/disco.hpp"
 #include "modules/mam/mam.hpp"
@@ -34,6 +37,7 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::private_storage::info());
   registry.add(modules::registration::info());
   registry.add(modules::mam::info());
+  registry.set_federation(&federation::make_federation);
 }
 
 }  // namespace parley::server

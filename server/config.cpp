@@ -486,8 +486,25 @@ void read_limits(const Section& root, Config& config) {
 }
 
 void read_federation(const Section& root, Config& config) {
-  Section s = sub_section(root, "federation", {"enabled", "routes"});
-  config.federation.enabled = s.boolean("enabled").value_or(true);
+  Section s = sub_section(root, "federation", {"enabled", "routes", "allow", "deny", "connect_timeout",
+                                               "negotiation_timeout", "idle_timeout"});
+  FederationSection& f = config.federation;
+  f.enabled = s.boolean("enabled").value_or(true);
+  f.connect_timeout = std::chrono::seconds(s.integer("connect_timeout", 1, 600).value_or(30));
+  f.negotiation_timeout = std::chrono::seconds(s.integer("negotiation_timeout", 1, 600).value_or(30));
+  f.idle_timeout = std::chrono::seconds(s.integer("idle_timeout", 10, 86400 * 7).value_or(600));
+  for (const char* key : {"allow", "deny"}) {
+    std::vector<std::string> domains = read_strings(s, key);
+    for (std::size_t i = 0; i < domains.size(); ++i) {
+      std::string why;
+      std::string domain = normalize_config_domain(domains[i], why);
+      if (domain.empty()) {
+        s.reader().fail(s.find(key)->as_array()->get(i)->source(),
+                        fmt::format("'{}' is not a valid domain name: {}", index_path(s.path_of(key), i), why));
+      }
+      (std::string_view(key) == "allow" ? f.allow : f.deny).push_back(std::move(domain));
+    }
+  }
   const toml::table* routes = s.table("routes");
   if (routes == nullptr) return;
   std::string routes_path = s.path_of("routes");
@@ -515,6 +532,14 @@ void read_federation(const Section& root, Config& config) {
 }
 
 }  // namespace
+
+bool FederationSection::permits(std::string_view domain) const {
+  auto listed = [&](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), domain) != list.end();
+  };
+  if (listed(deny)) return false;
+  return allow.empty() || listed(allow);
+}
 
 std::string_view to_string(ListenType type) {
   for (auto [value, name] : kListenTypes) {

@@ -130,6 +130,19 @@ struct FederationSection {
   bool enabled = true;
   /// Static routes, checked before DNS SRV: remote domain -> "host:port".
   std::map<std::string, std::string> routes;
+  /// Access control (normalized domains). A non-empty `allow` makes a closed federation:
+  /// only those domains; `deny` is checked first and always wins.
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  /// The most an outbound link may take from the first DNS query to an authenticated
+  /// stream, every address tried; then its queued stanzas bounce.
+  std::chrono::seconds connect_timeout{30};
+  /// Each negotiation step of an inbound stream, and silence on an established link.
+  std::chrono::seconds negotiation_timeout{30};
+  std::chrono::seconds idle_timeout{600};
+
+  /// Whether stanzas may flow between this server and `domain` (normalized), by allow/deny.
+  bool permits(std::string_view domain) const;
 };
 
 struct Config {

@@ -161,6 +161,11 @@ class Module {
   virtual void stop() {}
 };
 
+struct FederationContext;
+class FederationService;
+/// Builds server-to-server federation (server/federation_api.hpp).
+using FederationFactory = std::unique_ptr<FederationService> (*)(FederationContext& context);
+
 struct ModuleInfo {
   std::string_view name;         ///< the name used in a host's `modules = [...]`
   std::string_view description;  ///< one line, for `parley check` and the docs
@@ -183,8 +188,14 @@ class ModuleRegistry {
     return out;
   }
 
+  /// Federation is not a per-host module; the built-in registry sets it, and the server
+  /// starts it when [federation] enabled is true. Null: no federation in this binary.
+  void set_federation(FederationFactory factory) { federation_ = factory; }
+  FederationFactory federation() const { return federation_; }
+
  private:
   std::vector<ModuleInfo> modules_;
+  FederationFactory federation_ = nullptr;
 };
 
 /// Lists every built-in module, in one place (modules/registry.cpp).

@@ -42,14 +42,24 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       h.start_module(info->create(), it != host.module_settings.end() ? it->second : kNone);
     }
   }
+  if (config.federation.enabled && registry.federation() != nullptr) {
+    FederationContext context{config, router_, tls_, io_};
+    federation_ = registry.federation()(context);
+  }
 }
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
 void Server::start() {
   for (const auto& section : config_.listen) {
-    if (section.type != ListenType::c2s && section.type != ListenType::c2s_tls) {
+    bool s2s = section.type == ListenType::s2s || section.type == ListenType::s2s_tls;
+    if (section.type == ListenType::http) {
       log::warning("{}: listener type {} is not implemented yet; skipped", section.location.str(),
+                   to_string(section.type));
+      continue;
+    }
+    if (s2s && !federation_) {
+      log::warning("{}: {} listener skipped: federation is disabled", section.location.str(),
                    to_string(section.type));
       continue;
     }
@@ -81,7 +91,6 @@ void Server::start() {
 }
 
 asio::awaitable<void> Server::accept_loop(Listener& l) {
-  bool direct_tls = l.section.type == ListenType::c2s_tls;
   for (;;) {
     auto [ec, socket] = co_await l.acceptor.async_accept(io_.next(), asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
@@ -93,7 +102,22 @@ asio::awaitable<void> Server::accept_loop(Listener& l) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<c2s::C2sSession>(std::move(socket), c2s_, direct_tls)->start();
+    accept(l, std::move(socket));
+  }
+}
+
+void Server::accept(Listener& l, tcp::socket socket) {
+  switch (l.section.type) {
+    case ListenType::c2s:
+    case ListenType::c2s_tls:
+      std::make_shared<c2s::C2sSession>(std::move(socket), c2s_, l.section.type == ListenType::c2s_tls)->start();
+      break;
+    case ListenType::s2s:
+    case ListenType::s2s_tls:
+      federation_->accept(std::move(socket), l.section.type == ListenType::s2s_tls);
+      break;
+    case ListenType::http:
+      break;
   }
 }
 
@@ -114,11 +138,14 @@ void Server::stop(std::chrono::milliseconds grace) {
   }
   // Every bound client gets <system-shutdown/> (RFC 6120 §4.9.3.17) and a TLS close.
   sessions_.for_each([](const std::shared_ptr<ClientSession>& s) { s->close("system-shutdown"); });
+  if (federation_) federation_->stop();
+  auto busy = [&] { return sessions_.size() > 0 || (federation_ && federation_->active() > 0); };
   auto until = std::chrono::steady_clock::now() + grace;
-  while (sessions_.size() > 0 && std::chrono::steady_clock::now() < until) {
+  while (busy() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   io_.stop();
+  federation_.reset();
   router_.stop_modules();
   runner_.stop();
 }

@@ -10,6 +10,7 @@
 #include "server/accounts.hpp"
 #include "server/c2s/c2s_session.hpp"
 #include "server/config.hpp"
+#include "server/federation_api.hpp"
 #include "server/module_api.hpp"
 #include "server/net/io_pool.hpp"
 #include "server/net/tls.hpp"
@@ -37,6 +38,7 @@ class Server {
  private:
   struct Listener;
   boost::asio::awaitable<void> accept_loop(Listener& listener);
+  void accept(Listener& listener, boost::asio::ip::tcp::socket socket);
 
   const Config& config_;
   net::IoPool io_;
@@ -45,6 +47,7 @@ class Server {
   router::SessionTable sessions_;
   router::Router router_;
   c2s::Services c2s_;
+  std::unique_ptr<FederationService> federation_;  // null when disabled
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
 };

@@ -27,11 +27,14 @@ std::string openssl_error() {
   return buf;
 }
 
+// XEP-0368: "xmpp-client" on c2s-tls, "xmpp-server" on s2s-tls. Every context offers both
+// (a host's context, chosen by SNI, serves either kind of listener); the listener type
+// decides what the stream may do.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
-  static const unsigned char kXmppClient[] = "\x0bxmpp-client";
+  static const unsigned char kXmpp[] = "\x0bxmpp-client\x0bxmpp-server";
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kXmppClient, sizeof kXmppClient - 1, in, inlen) ==
+  if (SSL_select_next_proto(&selected, outlen, kXmpp, sizeof kXmpp - 1, in, inlen) ==
       OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
@@ -40,12 +43,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-}  // namespace
-
-std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesystem::path& cert,
-                                                              const std::filesystem::path& key) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-  SSL_CTX* c = ctx->native_handle();
+void apply_policy(SSL_CTX* c) {
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
@@ -57,6 +55,9 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesys
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(c, kGroups) != 1) {
     throw std::runtime_error("TLS policy rejected by OpenSSL: " + openssl_error());
   }
+}
+
+void load_pair(SSL_CTX* c, const std::filesystem::path& cert, const std::filesystem::path& key) {
   if (SSL_CTX_use_certificate_chain_file(c, cert.c_str()) != 1) {
     throw std::runtime_error("cannot load certificate " + cert.string() + ": " + openssl_error());
   }
@@ -66,13 +67,48 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesys
   if (SSL_CTX_check_private_key(c) != 1) {
     throw std::runtime_error("private key " + key.string() + " does not match " + cert.string());
   }
+}
+
+// The anchors that peer servers' certificates are checked against (federation): [tls]
+// ca_file, or the system store. Clients are not asked for certificates.
+void load_trust(SSL_CTX* c, const std::optional<std::filesystem::path>& ca_file) {
+  if (ca_file) {
+    if (SSL_CTX_load_verify_locations(c, ca_file->c_str(), nullptr) != 1) {
+      throw std::runtime_error("cannot load trust anchors " + ca_file->string() + ": " + openssl_error());
+    }
+  } else {
+    SSL_CTX_set_default_verify_paths(c);
+    ERR_clear_error();  // a system without a store is not an error until a peer is checked
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesystem::path& cert,
+                                                              const std::filesystem::path& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  apply_policy(ctx->native_handle());
+  load_pair(ctx->native_handle(), cert, key);
+  load_trust(ctx->native_handle(), ca_file_);
   return ctx;
 }
 
-TlsContexts::TlsContexts(const Config& config) {
+std::shared_ptr<asio::ssl::context> TlsContexts::make_client_context(const std::filesystem::path& cert,
+                                                                     const std::filesystem::path& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  apply_policy(ctx->native_handle());
+  load_pair(ctx->native_handle(), cert, key);
+  load_trust(ctx->native_handle(), ca_file_);
+  return ctx;
+}
+
+TlsContexts::TlsContexts(const Config& config) : ca_file_(config.tls.ca_file) {
   for (const auto& host : config.hosts) {
     if (host.certificate && host.private_key) {
       by_domain_[host.domain] = make_context(*host.certificate, *host.private_key);
+      client_by_domain_[host.domain] = make_client_context(*host.certificate, *host.private_key);
+    } else if (config.tls.certificate && config.tls.private_key) {
+      client_by_domain_[host.domain] = make_client_context(*config.tls.certificate, *config.tls.private_key);
     }
   }
   if (config.tls.certificate && config.tls.private_key) {
@@ -99,6 +135,11 @@ TlsContexts::TlsContexts(const Config& config) {
 }
 
 asio::ssl::context& TlsContexts::server(bool alpn) { return alpn ? *direct_ : *default_; }
+
+asio::ssl::context* TlsContexts::client(std::string_view local_domain) {
+  auto it = client_by_domain_.find(local_domain);
+  return it == client_by_domain_.end() ? nullptr : it->second.get();
+}
 
 int TlsContexts::on_servername(SSL* ssl, int*, void* arg) {
   auto* self = static_cast<TlsContexts*>(arg);

@@ -3,6 +3,7 @@
 // ECDHE key exchange only, AEAD ciphers only, no compression, no renegotiation. Each host
 // may have its own certificate, chosen by SNI; the [tls] pair serves every other name.
 // Session resumption is off until ticket keys rotate in memory (security issue).
+// ALPN: xmpp-client or xmpp-server (XEP-0368), whichever the peer offers.
 //
 // Built at start-up, then only read: safe to share between threads.
 
@@ -29,14 +30,26 @@ class TlsContexts {
   /// it negotiates ALPN "xmpp-client" when the client offers it.
   boost::asio::ssl::context& server(bool alpn);
 
+  /// The context for outbound server-to-server links of the host `local_domain`: the
+  /// host's own pair (else the [tls] pair) as client certificate, the same policy, and the
+  /// trust anchors of [tls] ca_file or the system store. Null when no certificate covers
+  /// the host. Every context loads those anchors, so an inbound peer's certificate can be
+  /// checked against the SSL's own store; the handshake itself accepts any certificate and
+  /// the federation code decides afterwards (federation/peer_identity.hpp).
+  boost::asio::ssl::context* client(std::string_view local_domain);
+
  private:
   std::shared_ptr<boost::asio::ssl::context> make_context(const std::filesystem::path& cert,
                                                           const std::filesystem::path& key);
+  std::shared_ptr<boost::asio::ssl::context> make_client_context(const std::filesystem::path& cert,
+                                                                 const std::filesystem::path& key);
   static int on_servername(SSL* ssl, int* alert, void* arg);
 
   std::shared_ptr<boost::asio::ssl::context> default_;   // STARTTLS listeners
   std::shared_ptr<boost::asio::ssl::context> direct_;    // direct TLS: same, plus ALPN
+  std::optional<std::filesystem::path> ca_file_;
   std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>> by_domain_;
+  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>> client_by_domain_;
 };
 
 /// Channel binding data for SCRAM-PLUS, or nullopt when the connection cannot give it.

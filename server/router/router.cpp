@@ -250,8 +250,12 @@ asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession
   if (host == nullptr) {
     Host* from_host = sender_host ? sender_host : (st.from ? find_host(st.from->domain()) : nullptr);
     if (from_host != nullptr) {
+      // The sending host's own route/remote handlers first (a module may take a domain,
+      // like a gateway), then federation's.
       Event ev{st, origin, *from_host};
-      Verdict v = co_await run(remote_.empty() ? nullptr : &remote_, ev);
+      Verdict v = co_await run(from_host->events().find(Family::route_remote, Dest::none), ev);
+      if (v != Verdict::pass) co_return;
+      v = co_await run(remote_.empty() ? nullptr : &remote_, ev);
       if (v != Verdict::pass) co_return;
     }
     bounce(st, StanzaError::remote_server_not_found());

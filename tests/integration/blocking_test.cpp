@@ -13,18 +13,7 @@ namespace {
 using server::xml::Element;
 using namespace std::chrono_literals;
 
-const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const char* kBlockingNs = "urn:xmpp:blocking";
-
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
 
 // XEP-0191 §3.3: the application condition of an error for a stanza to a blocked JID.
 bool says_blocked(const Element& stanza) {

@@ -12,19 +12,8 @@ namespace {
 
 using server::xml::Element;
 
-const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 // The condition of a stanza error reply, or "".
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
-
 class C2s : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

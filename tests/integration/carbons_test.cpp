@@ -42,11 +42,6 @@ const Element* forwarded(const Element& carbon, const char* direction) {
   return f ? f->find_child("message", "jabber:client") : nullptr;
 }
 
-std::string body(const Element& message) {
-  auto* b = message.find_child("body", "jabber:client");
-  return b ? b->text() : "";
-}
-
 class Carbons : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -16,22 +16,6 @@ using namespace std::chrono_literals;
 const char* kMam = "urn:xmpp:mam:2";
 const char* kRsm = "http://jabber.org/protocol/rsm";
 const char* kForward = "urn:xmpp:forward:0";
-const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
-
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
-
-std::string body(const Element& message) {
-  auto* b = message.find_child("body", "jabber:client");
-  return b ? b->text() : "";
-}
 
 std::string child_text(const Element* e, const char* name, const char* ns) {
   auto* c = e ? e->find_child(name, ns) : nullptr;

@@ -13,29 +13,7 @@ namespace {
 using server::xml::Element;
 using namespace std::chrono_literals;
 
-const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const char* kDelayNs = "urn:xmpp:delay";
-
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
-
-std::string error_text(const Element& stanza) {
-  auto* error = stanza.find_child("error", stanza.ns());
-  auto* text = error ? error->find_child("text", kStanzaNs) : nullptr;
-  return text ? text->text() : "";
-}
-
-std::string body(const Element& message) {
-  auto* b = message.find_child("body", "jabber:client");
-  return b ? b->text() : "";
-}
 
 // Pings the server and returns the messages that arrived before the answer: everything the
 // server had queued for this client by then.

@@ -24,6 +24,27 @@ TEST(Plugin, ASharedObjectModuleAnswersWithItsSettings) {
   EXPECT_EQ(hello->text(), "bonjour");
 }
 
+// A module takes a remote domain through route/remote, before federation would.
+TEST(Plugin, AModuleTakesARemoteDomainThroughRouteRemote) {
+  TestServerOptions opts;
+  opts.plugins = {PARLEY_TEST_PLUGIN};
+  opts.modules.push_back("hello");
+  TestServer server(opts);
+  server.add_user("alice@localhost", "pw");
+  auto alice = server.login("alice", "pw");
+  alice->send("<message to='bot@echo.example' type='chat' id='e1'><body>ping</body></message>");
+  auto echo = alice->receive_named("message");
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->attr("from"), "bot@echo.example");
+  EXPECT_EQ(echo->attr("type"), "chat");
+  // Other remote domains are not its business: with federation off they bounce.
+  alice->send("<message to='bot@elsewhere.example' type='chat' id='e2'><body>ping</body></message>");
+  auto bounce = alice->receive_named("message");
+  ASSERT_TRUE(bounce);
+  EXPECT_EQ(bounce->attr("type"), "error");
+  EXPECT_EQ(bounce->attr("id"), "e2");
+}
+
 TEST(Plugin, AMistypedModuleSettingStopsStartUpNamingKeyAndLine) {
   TempDir dir;
   TestDatabase db;

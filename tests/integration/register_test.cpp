@@ -10,19 +10,8 @@ namespace {
 using server::xml::Element;
 using namespace std::chrono_literals;
 
-const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const char* kRegisterNs = "jabber:iq:register";
 const std::vector<std::string> kModules{"message", "blocking", "vcard", "private", "register", "disco", "ping"};
-
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
 
 std::optional<Element> ask(XmppClient& c, const std::string& id, const std::string& xml) {
   c.send(xml);

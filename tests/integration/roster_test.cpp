@@ -21,17 +21,6 @@ using server::xml::Element;
 using Match = std::function<bool(const Element&)>;
 
 constexpr const char* kRosterNs = "jabber:iq:roster";
-constexpr const char* kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
-
-std::string error_condition(const Element& stanza) {
-  if (stanza.attr("type") != "error") return "";
-  auto* error = stanza.find_child("error", stanza.ns());
-  if (error == nullptr) return "";
-  for (const auto& c : error->children()) {
-    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
-  }
-  return "";
-}
 
 // A logged-in client that keeps what it receives until the test looks for it, so that the
 // order of unrelated stanzas does not matter.

@@ -1,5 +1,6 @@
 // A third-party module for the tests, built as a shared object against the installed module
-// API only: answers iq get {urn:example:hello}hello with its configured greeting.
+// API only: answers iq get {urn:example:hello}hello with its configured greeting, and takes
+// the remote domain echo.example (route/remote), whose every address echoes messages back.
 #include "server/module_api.hpp"
 
 namespace {
@@ -15,6 +16,16 @@ class Hello final : public Module {
       Stanza reply = make_result(ev.stanza);
       reply.element.add_child("hello", "urn:example:hello").add_text(greeting);
       host.send(std::move(reply));
+      return Verdict::handled;
+    });
+    host.hook("route/remote", [&host](Event& ev) {
+      Stanza& st = ev.stanza;
+      if (st.kind != StanzaKind::message || !st.to || st.to->domain() != "echo.example") return Verdict::pass;
+      Stanza echo = st;
+      echo.from = st.to;
+      echo.to = st.from;
+      echo.sync_addresses();
+      host.send(std::move(echo));
       return Verdict::handled;
     });
   }

@@ -1,13 +1,39 @@
 #include "tests/support/test_server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <regex>
 #include <stdexcept>
 
 namespace parley::test {
 
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
 TestServer::TestServer(TestServerOptions options) {
+  if (!options.ca_from.empty()) {
+    std::filesystem::create_directories(dir_ / "certs");
+    for (const char* f : {"ca.pem", "ca.key"}) {
+      std::filesystem::copy_file(options.ca_from + "/" + f, dir_ / "certs" + "/" + f);
+    }
+  }
   std::vector<std::string> cert_args{"cert", "dev", "--out", dir_ / "certs"};
   for (const auto& d : options.domains) cert_args.insert(cert_args.end(), {"--domain", d});
   auto certs = parley(cert_args);
@@ -23,13 +49,22 @@ TestServer::TestServer(TestServerOptions options) {
                        "private_key = \"certs/" + options.domains.front() + ".key\"\nca_file = \"certs/ca.pem\"\n\n"
                        "[[listen]]\ntype = \"c2s\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
                        "[[listen]]\ntype = \"c2s-tls\"\naddress = \"127.0.0.1\"\nport = 0\n\n";
+  if (options.s2s_port != 0) {
+    config += "[[listen]]\ntype = \"s2s\"\naddress = \"" + options.s2s_address + "\"\nport = " +
+              std::to_string(options.s2s_port) + "\n\n";
+  }
+  if (options.s2s_tls_port != 0) {
+    config += "[[listen]]\ntype = \"s2s-tls\"\naddress = \"" + options.s2s_address + "\"\nport = " +
+              std::to_string(options.s2s_tls_port) + "\n\n";
+  }
   for (const auto& d : options.domains) {
     config += "[[host]]\ndomain = \"" + d + "\"\nmodules = [" + modules + "]\n";
-    if (d != options.domains.front()) {
+    if (d != options.domains.front() && !options.one_certificate) {
       config += "certificate = \"certs/" + d + ".pem\"\nprivate_key = \"certs/" + d + ".key\"\n";
     }
     config += "\n";
   }
+  if (!options.federation) config += "[federation]\nenabled = false\n\n";
   write_file(config_file(), config + options.extra_config);
   auto migrate = parley({"migrate", "--config", config_file()});
   if (migrate.exit_code != 0) throw std::runtime_error("migrate failed: " + migrate.err);
@@ -68,8 +103,8 @@ ClientOptions TestServer::client(bool direct_tls, const std::string& domain) con
 }
 
 std::unique_ptr<XmppClient> TestServer::login(const std::string& user, const std::string& password,
-                                              const std::string& resource) {
-  auto c = std::make_unique<XmppClient>(client());
+                                              const std::string& resource, const std::string& domain) {
+  auto c = std::make_unique<XmppClient>(client(false, domain));
   if (c->login(user, password, resource).empty()) throw std::runtime_error("login of " + user + " failed");
   return c;
 }

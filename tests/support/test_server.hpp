@@ -18,7 +18,23 @@ struct TestServerOptions {
   std::vector<std::string> modules{"message", "disco", "ping", "version", "time"};
   std::string extra_config;  ///< appended to the generated parley.toml
   std::vector<std::string> plugins;  ///< [server] plugins
+  /// A directory holding ca.pem and ca.key: this server's certificates are issued by that
+  /// CA (servers that must trust each other share one). Empty: a CA of its own.
+  std::string ca_from;
+  /// Only the [tls] pair (the first domain's certificate) serves every host.
+  bool one_certificate = false;
+  /// Ports for s2s (STARTTLS) and s2s-tls listeners on 127.0.0.1; 0 = no such listener.
+  std::uint16_t s2s_port = 0;
+  std::uint16_t s2s_tls_port = 0;
+  std::string s2s_address = "127.0.0.1";
+  /// Off by default, so that no test asks DNS about a remote domain; when on, extra_config
+  /// may hold the [federation] table.
+  bool federation = false;
 };
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for servers that must know each
+/// other's ports before they start).
+std::uint16_t free_port();
 
 class TestServer {
  public:
@@ -29,9 +45,9 @@ class TestServer {
   void add_user(const std::string& jid, const std::string& password);
   /// Options for a client of `domain` on the STARTTLS (or direct TLS) port.
   ClientOptions client(bool direct_tls = false, const std::string& domain = "localhost") const;
-  /// A client logged in as user@localhost with resource `resource`.
+  /// A client logged in as user@localhost (or user@domain) with resource `resource`.
   std::unique_ptr<XmppClient> login(const std::string& user, const std::string& password,
-                                    const std::string& resource = "test");
+                                    const std::string& resource = "test", const std::string& domain = "localhost");
 
   Background& process() { return *process_; }
   const std::string& dir() const { return dir_.path(); }

@@ -59,7 +59,8 @@ XmppClient::XmppClient(ClientOptions options) : options_(std::move(options)) {
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sink_ = std::make_unique<Sink>(*this);
-  parser_ = std::make_unique<server::xml::StreamParser>(*sink_);
+  parser_ = std::make_unique<server::xml::StreamParser>(
+      *sink_, std::string(options_.server_from.empty() ? server::xml::kClientNs : server::xml::kServerNs));
   if (options_.direct_tls && !handshake()) throw std::runtime_error("direct TLS handshake failed");
 }
 
@@ -80,13 +81,20 @@ bool XmppClient::handshake() {
     SSL_CTX_set_min_proto_version(ctx_, options_.min_tls_version);
   }
   if (!options_.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx_, options_.cipher_list.c_str()) != 1) return false;
+  if (!options_.certificate.empty() &&
+      (SSL_CTX_use_certificate_chain_file(ctx_, options_.certificate.c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(ctx_, options_.private_key.c_str(), SSL_FILETYPE_PEM) != 1)) {
+    return false;
+  }
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   SSL_set_tlsext_host_name(ssl_, options_.domain.c_str());
-  SSL_set1_host(ssl_, options_.domain.c_str());
+  SSL_set1_host(ssl_, (options_.tls_name.empty() ? options_.domain : options_.tls_name).c_str());
   if (options_.direct_tls) {
-    static const unsigned char kAlpn[] = "\x0bxmpp-client";
-    SSL_set_alpn_protos(ssl_, kAlpn, sizeof kAlpn - 1);
+    // XEP-0368: the same length for both names.
+    static const unsigned char kClient[] = "\x0bxmpp-client";
+    static const unsigned char kServer[] = "\x0bxmpp-server";
+    SSL_set_alpn_protos(ssl_, options_.server_from.empty() ? kClient : kServer, sizeof kClient - 1);
   }
   return SSL_connect(ssl_) == 1;
 }
@@ -152,6 +160,11 @@ bool XmppClient::wait_closed(std::chrono::milliseconds timeout) {
 
 std::optional<Element> XmppClient::open_stream(std::string_view to) {
   std::string domain = to.empty() ? options_.domain : std::string(to);
+  if (!options_.server_from.empty()) {
+    send("<?xml version='1.0'?><stream:stream to='" + domain + "' from='" + options_.server_from +
+         "' version='1.0' xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>");
+    return receive_named("features");
+  }
   send("<?xml version='1.0'?><stream:stream to='" + domain +
        "' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
   return receive_named("features");
@@ -264,6 +277,31 @@ Element parse_xml(std::string_view xml) {
   p.feed(xml);
   if (!one.got) throw std::runtime_error("parse_xml: " + one.error);
   return std::move(*one.got);
+}
+
+namespace {
+constexpr std::string_view kStanzaNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
+}  // namespace
+
+std::string error_condition(const Element& stanza) {
+  if (stanza.attr("type") != "error") return "";
+  auto* error = stanza.find_child("error", stanza.ns());
+  if (error == nullptr) return "";
+  for (const auto& c : error->children()) {
+    if (c.ns() == kStanzaNs && c.name() != "text") return c.name();
+  }
+  return "";
+}
+
+std::string error_text(const Element& stanza) {
+  auto* error = stanza.find_child("error", stanza.ns());
+  auto* text = error ? error->find_child("text", kStanzaNs) : nullptr;
+  return text ? text->text() : "";
+}
+
+std::string body(const Element& message) {
+  auto* b = message.find_child("body", "jabber:client");
+  return b ? b->text() : "";
 }
 
 }  // namespace parley::test

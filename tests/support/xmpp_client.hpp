@@ -24,6 +24,12 @@ struct ClientOptions {
   int max_tls_version = 0;      ///< e.g. TLS1_2_VERSION to force TLS 1.2; 0 = any
   int min_tls_version = 0;      ///< with a value, the client's security level drops to 0
   std::string cipher_list;      ///< TLS 1.2 cipher suites to offer (OpenSSL syntax)
+  /// Speak as a server (jabber:server, 'from' = this domain) for s2s tests; with a client
+  /// certificate to present.
+  std::string server_from;
+  std::string certificate, private_key;
+  /// The name the server's certificate must carry, when not `domain`.
+  std::string tls_name;
 };
 
 class XmppClient {
@@ -92,5 +98,12 @@ class XmppClient {
 
 /// Parses an XML snippet (one element, jabber:client as default namespace) for assertions.
 server::xml::Element parse_xml(std::string_view xml);
+
+/// The defined condition of an error stanza (RFC 6120 §8.3.3), "" for another stanza.
+std::string error_condition(const server::xml::Element& stanza);
+/// The <text/> of a stanza's error, "" if none.
+std::string error_text(const server::xml::Element& stanza);
+/// The <body/> of a message, "" if none.
+std::string body(const server::xml::Element& message);
 
 }  // namespace parley::test

@@ -5,27 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "modules/mam/mam_ids.hpp"
-#include "server/xml/stream_parser.hpp"
+#include "tests/unit/xml_snippet.hpp"
 
 namespace parley::modules::mam {
 namespace {
 
 using server::xml::Element;
 
-Element parse(std::string_view xml) {
-  struct One final : server::xml::StreamParser::Handler {
-    std::optional<Element> got;
-    void on_stream_open(const server::xml::StreamHeader&) override {}
-    void on_stanza(Element&& e) override { got = std::move(e); }
-    void on_stream_close() override {}
-    void on_error(server::xml::StreamError) override {}
-  } one;
-  server::xml::StreamParser p(one);
-  p.feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
-  p.feed(xml);
-  if (!one.got) throw std::runtime_error("bad XML in test");
-  return std::move(*one.got);
-}
+Element parse(std::string_view xml) { return test::parse_element(xml); }
 
 // A query with the given form fields (var -> values) and RSM children.
 Element query(const std::vector<std::pair<std::string, std::vector<std::string>>>& fields,

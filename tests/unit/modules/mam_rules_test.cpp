@@ -6,7 +6,7 @@
 
 #include "modules/mam/mam_store.hpp"
 #include "server/xml/serializer.hpp"
-#include "server/xml/stream_parser.hpp"
+#include "tests/unit/xml_snippet.hpp"
 
 namespace parley::modules::mam {
 namespace {
@@ -15,20 +15,7 @@ using server::Jid;
 using server::Stanza;
 using server::xml::Element;
 
-Element parse(std::string_view xml, std::string_view ns = "jabber:client") {
-  struct One final : server::xml::StreamParser::Handler {
-    std::optional<Element> got;
-    void on_stream_open(const server::xml::StreamHeader&) override {}
-    void on_stanza(Element&& e) override { got = std::move(e); }
-    void on_stream_close() override {}
-    void on_error(server::xml::StreamError) override {}
-  } one;
-  server::xml::StreamParser p(one, std::string(ns));
-  p.feed("<stream:stream xmlns='" + std::string(ns) + "' xmlns:stream='http://etherx.jabber.org/streams'>");
-  p.feed(xml);
-  if (!one.got) throw std::runtime_error("bad XML in test");
-  return std::move(*one.got);
-}
+Element parse(std::string_view xml, std::string_view ns = "jabber:client") { return test::parse_element(xml, ns); }
 
 Stanza message(std::string_view xml) {
   auto st = server::make_stanza(parse(xml));

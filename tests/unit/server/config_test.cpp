@@ -405,6 +405,34 @@ TEST(ConfigErrors, BadRoutes) {
               HasSubstr("repeats the route for 'a.test'"));
 }
 
+TEST(Config, FederationAccessAndTimeouts) {
+  Config c = parse("[federation]\nallow = [\"Partner.Example.\", \"lab.example\"]\ndeny = [\"lab.example\"]\n"
+                   "connect_timeout = 5\nnegotiation_timeout = 7\nidle_timeout = 60\n");
+  EXPECT_EQ(c.federation.allow, (std::vector<std::string>{"partner.example", "lab.example"}));
+  EXPECT_EQ(c.federation.connect_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.federation.negotiation_timeout, std::chrono::seconds(7));
+  EXPECT_EQ(c.federation.idle_timeout, std::chrono::seconds(60));
+  EXPECT_TRUE(c.federation.permits("partner.example"));
+  EXPECT_FALSE(c.federation.permits("lab.example"));   // deny wins over allow
+  EXPECT_FALSE(c.federation.permits("other.example"));  // a closed federation
+  EXPECT_FALSE(c.federation.permits("x.partner.example"));
+
+  Config open = parse("[federation]\ndeny = [\"spam.example\"]\n");
+  EXPECT_TRUE(open.federation.permits("anyone.example"));
+  EXPECT_FALSE(open.federation.permits("spam.example"));
+  EXPECT_EQ(open.federation.connect_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(open.federation.idle_timeout, std::chrono::seconds(600));
+}
+
+TEST(ConfigErrors, BadFederationLists) {
+  EXPECT_THAT(error_of("[federation]\ndeny = [\"ok.example\", \"bad domain\"]\n"),
+              AllOf(StartsWith("t.toml:2:23: "), HasSubstr("'federation.deny[1]' is not a valid domain")));
+  EXPECT_THAT(error_of("[federation]\nallow = \"a.example\"\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("'federation.allow' must be an array of strings")));
+  EXPECT_THAT(error_of("[federation]\nconnect_timeout = 0\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("federation.connect_timeout")));
+}
+
 TEST(ConfigErrors, TomlSyntaxErrorKeepsLineAndColumn) {
   std::string e = error_of("[server]\nthreads = 4\ndata_dir = \n");
   EXPECT_THAT(e, StartsWith("t.toml:3:12: "));

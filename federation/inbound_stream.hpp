@@ -1,0 +1,50 @@
+#pragma once
+// One inbound server-to-server stream: the receiving side of RFC 6120 for a peer that
+// connected to an s2s (STARTTLS required) or s2s-tls (direct TLS) listener.
+//   header (to: a local domain; from: the peer) -> STARTTLS -> the peer's certificate must
+//   verify and name the domain it claims (XEP-0178) -> SASL EXTERNAL -> stanzas, each
+//   'from' the authenticated domain and 'to' a local one, handed to the router in order.
+// A peer that [federation] allow/deny refuses gets <policy-violation/>; one whose
+// certificate does not prove its domain gets <not-authorized/> with the reason.
+//
+// Threads: lives on one io_context; stop() may be called from any thread.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+
+#include "federation/s2s_connection.hpp"
+
+namespace parley::federation {
+
+class Federation;
+
+class InboundStream final : public std::enable_shared_from_this<InboundStream> {
+ public:
+  InboundStream(Federation& federation, boost::asio::ip::tcp::socket socket, bool direct_tls);
+  ~InboundStream();
+
+  void start();
+  /// Ends the stream with <system-shutdown/>.
+  void stop();
+
+ private:
+  static boost::asio::awaitable<void> keep_alive(std::shared_ptr<InboundStream> self);
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<bool> negotiate();
+  boost::asio::awaitable<bool> on_header(const server::xml::StreamHeader& header);
+  boost::asio::awaitable<bool> authenticate();
+  boost::asio::awaitable<void> serve();
+  boost::asio::awaitable<void> close_for(const StreamEvent& unexpected);
+
+  Federation& federation_;
+  bool direct_tls_;
+  S2sConnection conn_;
+  std::string local_;          // the stream's 'to'
+  std::string peer_;           // the stream's 'from', as claimed
+  std::string authenticated_;  // after SASL EXTERNAL
+  bool stopping_ = false;
+};
+
+}  // namespace parley::federation

@@ -1,0 +1,322 @@
+// The initiating side of RFC 6120 (§4.3 streams, §5 STARTTLS, §6 SASL) for one pair of
+// domains, authenticated with XEP-0178: we check the receiving server's certificate for the
+// remote domain, then authenticate ourselves with SASL EXTERNAL and our own certificate.
+#include "federation/outbound_link.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "federation/domain_name.hpp"
+#include "federation/federation.hpp"
+#include "federation/peer_identity.hpp"
+#include "federation/s2s_protocol.hpp"
+#include "federation/srv_resolver.hpp"
+#include "server/crypto.hpp"
+#include "server/log.hpp"
+#include "server/xml/serializer.hpp"
+
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace parley::federation {
+
+namespace xml = server::xml;
+namespace log = server::log;
+using server::Stanza;
+using server::StanzaError;
+
+OutboundLink::OutboundLink(Federation& federation, asio::io_context& io, std::string local, std::string remote)
+    : federation_(federation),
+      executor_(io.get_executor()),
+      local_(std::move(local)),
+      remote_(std::move(remote)),
+      label_("s2s " + local_ + " -> " + remote_),
+      wake_(io) {}
+
+OutboundLink::~OutboundLink() = default;
+
+asio::awaitable<void> OutboundLink::keep_alive(std::shared_ptr<OutboundLink> self) { co_await self->run(); }
+
+void OutboundLink::start() { asio::co_spawn(executor_, keep_alive(shared_from_this()), asio::detached); }
+
+void OutboundLink::send(Stanza stanza) {
+  asio::post(executor_, [self = shared_from_this(), st = std::move(stanza)]() mutable {
+    self->accept_stanza(std::move(st));
+  });
+}
+
+void OutboundLink::accept_stanza(Stanza stanza) {
+  if (state_ == State::retired) {
+    // Posted before this link retired: the next link takes it.
+    federation_.send_remote(std::move(stanza));
+    return;
+  }
+  queue_.push_back(std::move(stanza));
+  if (state_ == State::ready) wake_.cancel();
+}
+
+void OutboundLink::stop() {
+  asio::post(executor_, [self = shared_from_this()] {
+    self->stopping_ = true;
+    self->wake_.cancel();
+    if (self->state_ == State::connecting && self->conn_) self->conn_->abort();
+  });
+}
+
+void OutboundLink::fail(std::string reason, bool timeout) {
+  log::info("{}: {}", label_, reason);
+  failure_ = std::move(reason);
+  failure_timeout_ = timeout;
+}
+
+// RFC 6120 §8.3.3.16/.17: the sender learns why, and whether waiting could help.
+void OutboundLink::bounce_queue() {
+  std::string text = "cannot reach " + remote_ + ": " + failure_;
+  StanzaError error = failure_timeout_ ? StanzaError::remote_server_timeout(text)
+                                       : StanzaError::remote_server_not_found(text);
+  if (!queue_.empty()) log::info("{}: {} stanza(s) returned to their senders", label_, queue_.size());
+  while (!queue_.empty()) {
+    federation_.router().bounce(queue_.front(), error);
+    queue_.pop_front();
+  }
+}
+
+asio::awaitable<void> OutboundLink::run() {
+  for (int round = 0;; ++round) {
+    bool connected = co_await connect();
+    if (!connected) break;
+    state_ = State::ready;
+    log::info("{}: authenticated with SASL EXTERNAL", label_);
+    co_await serve();
+    conn_.reset();
+    state_ = State::connecting;
+    // The peer closed the link with stanzas still waiting: one more connection for them.
+    if (queue_.empty() || stopping_ || round >= 1) {
+      if (!queue_.empty()) fail("the link closed before they could be sent");
+      break;
+    }
+  }
+  federation_.retire(this);
+  state_ = State::retired;
+  bounce_queue();
+}
+
+asio::awaitable<bool> OutboundLink::connect() {
+  const auto& settings = federation_.settings();
+  auto deadline = std::chrono::steady_clock::now() + settings.connect_timeout;
+  asio::ssl::context* tls = federation_.tls().client(local_);
+  if (tls == nullptr) {
+    fail("no certificate for " + local_ + " ([tls] or the host's certificate)");
+    co_return false;
+  }
+  ResolverOptions options;
+  options.routes = settings.routes;
+  options.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(settings.connect_timeout);
+  ResolveResult where;
+  {
+    SrvResolver resolver(executor_, options);
+    where = co_await resolver.resolve(remote_);
+  }
+  if (!where.ok()) {
+    fail(where.reason, where.error == ResolveError::timeout);
+    co_return false;
+  }
+  for (const auto& candidate : where.candidates) {
+    for (const auto& address : candidate.addresses) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (stopping_) {
+        fail("the server is shutting down");
+        co_return false;
+      }
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        fail("no authenticated link within connect_timeout", true);
+        co_return false;
+      }
+      conn_ = std::make_unique<S2sConnection>(tcp::socket(executor_), *tls, federation_.stream_limits(), label_);
+      conn_->deadline_in(left);
+      auto outcome = co_await (attempt(*conn_, candidate, address) || conn_->watchdog());
+      if (const bool* ok = std::get_if<bool>(&outcome); ok != nullptr && *ok) co_return true;
+      if (conn_->timed_out()) fail("no answer from " + address.to_string() + " in time", true);
+      conn_.reset();
+    }
+  }
+  co_return false;
+}
+
+asio::awaitable<bool> OutboundLink::attempt(S2sConnection& conn, const ResolvedCandidate& candidate,
+                                            const asio::ip::address& address) {
+  std::string where = address.to_string() + " port " + std::to_string(candidate.port);
+  auto [ec] = co_await conn.socket().async_connect(tcp::endpoint(address, candidate.port), as_tuple(use_awaitable));
+  if (ec) {
+    fail(where + ": " + ec.message());
+    co_return false;
+  }
+  boost::system::error_code ignored;
+  conn.socket().set_option(tcp::no_delay(true), ignored);
+  conn.set_label(label_ + " (" + where + ")");
+  // SNI names the domain we want (RFC 6120 §13.7.2.1), in A-labels.
+  std::string sni = to_ascii_domain(remote_).value_or(remote_);
+  SSL_set_tlsext_host_name(conn.ssl(), sni.c_str());
+  if (candidate.direct_tls) {
+    static const unsigned char kAlpn[] = "\x0bxmpp-server";  // XEP-0368 §4
+    SSL_set_alpn_protos(conn.ssl(), kAlpn, sizeof kAlpn - 1);
+    bool secured = co_await conn.handshake(false);
+    if (!secured) {
+      fail(where + ": TLS handshake failed");
+      co_return false;
+    }
+  }
+  bool ok = co_await negotiate(conn);
+  co_return ok;
+}
+
+asio::awaitable<bool> OutboundLink::negotiate(S2sConnection& conn) {
+  bool authenticated = false;
+  // At most three streams: before TLS, after TLS, after SASL (RFC 6120 §5.4.3.3, §6.4.6).
+  for (int stream = 0; stream < 3; ++stream) {
+    bool sent = co_await conn.write(s2s_stream_header(local_, remote_));
+    StreamEvent ev{Gone{}};
+    if (sent) ev = co_await conn.next();  // not inside ?: (GCC 12 miscompiles co_await there)
+    if (!std::holds_alternative<StreamOpened>(ev)) {
+      fail(describe(ev, conn.timed_out()));
+      co_return false;
+    }
+    ev = co_await conn.next();
+    const xml::Element* features = std::get_if<xml::Element>(&ev);
+    if (features == nullptr || !is_features(*features)) {
+      fail(describe(ev, conn.timed_out()));
+      co_return false;
+    }
+    if (!conn.tls()) {
+      if (features->find_child("starttls", kTlsNs) == nullptr) {
+        fail("the peer does not offer STARTTLS");
+        co_await conn.close("policy-violation", "this server requires TLS between servers");
+        co_return false;
+      }
+      co_await conn.write(std::string("<starttls xmlns='") + std::string(kTlsNs) + "'/>");
+      ev = co_await conn.next();
+      const xml::Element* proceed = std::get_if<xml::Element>(&ev);
+      if (proceed == nullptr || proceed->name() != "proceed") {
+        fail("STARTTLS refused: " + describe(ev, conn.timed_out()));
+        co_return false;
+      }
+      conn.restart_stream();
+      bool secured = co_await conn.handshake(false);
+      if (!secured) {
+        fail("TLS handshake failed");
+        co_return false;
+      }
+      continue;
+    }
+    if (authenticated) co_return true;  // the stream after SASL: ready for stanzas
+
+    // XEP-0178 §3: the receiving server's certificate must be valid for the remote domain.
+    CheckResult peer = authenticate_peer(conn.ssl(), remote_, nullptr, ChainPurpose::tls_server);
+    if (!peer) {
+      fail("its certificate does not prove it is " + remote_ + ": " + peer.reason);
+      co_await conn.close("not-authorized", "your certificate does not authenticate " + remote_);
+      co_return false;
+    }
+    if (!offers_mechanism(*features, "EXTERNAL")) {
+      fail("it does not offer SASL EXTERNAL to " + local_ +
+           " (it did not accept our certificate, and dialback is not enabled)");
+      co_await conn.close();
+      co_return false;
+    }
+    // XEP-0178 §3 step 5: the authorization identity is our domain.
+    co_await conn.write(std::string("<auth xmlns='") + std::string(kSaslNs) + "' mechanism='EXTERNAL'>" +
+                        server::crypto::base64_encode(local_) + "</auth>");
+    ev = co_await conn.next();
+    const xml::Element* answer = std::get_if<xml::Element>(&ev);
+    if (answer == nullptr || answer->ns() != kSaslNs || answer->name() != "success") {
+      fail("SASL EXTERNAL failed: " + describe(ev, conn.timed_out()));
+      co_await conn.close();
+      co_return false;
+    }
+    authenticated = true;
+    conn.restart_stream();
+  }
+  fail("the stream negotiation did not finish");
+  co_return false;
+}
+
+asio::awaitable<void> OutboundLink::serve() {
+  conn_->deadline_in(std::chrono::hours(24 * 365));  // the writer's idle timer decides
+  co_await (reader() || writer() || conn_->watchdog());
+  co_await (conn_->close() || conn_->watchdog());
+}
+
+// An outbound link carries stanzas one way (no XEP-0288): from the peer only the close,
+// keepalives or a stream error are expected.
+asio::awaitable<void> OutboundLink::reader() {
+  for (;;) {
+    StreamEvent ev = co_await conn_->next();
+    if (auto* e = std::get_if<xml::Element>(&ev)) {
+      if (is_stream_error(*e)) {
+        log::info("{}: the peer ended the link: {}", label_, describe(ev, false));
+        co_return;
+      }
+      log::debug("{}: ignored <{}/> from the receiving server", label_, e->name());
+      continue;
+    }
+    if (auto* err = std::get_if<xml::StreamError>(&ev)) {
+      log::info("{}: bad XML from the peer: {}", label_, err->condition);
+    }
+    co_return;
+  }
+}
+
+asio::awaitable<void> OutboundLink::writer() {
+  const auto idle = federation_.settings().idle_timeout;
+  bool said_goodbye = false;
+  for (;;) {
+    if (queue_.empty() || said_goodbye) {
+      bool idle_now = false;
+      if (!said_goodbye) {
+        wake_.expires_after(idle);
+        auto [ec] = co_await wake_.async_wait(as_tuple(use_awaitable));
+        idle_now = !ec;
+      } else {
+        wake_.expires_at(asio::steady_timer::time_point::max());
+        co_await wake_.async_wait(as_tuple(use_awaitable));
+      }
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return;
+      if (said_goodbye || !queue_.empty()) continue;
+      if (idle_now || stopping_) {
+        // Idle or shutting down: our closing tag; the reader waits for the peer's, bounded.
+        said_goodbye = true;
+        if (idle_now) log::info("{}: idle, closing", label_);
+        conn_->deadline_in(std::chrono::seconds(2));
+        std::string bye = conn_->goodbye(stopping_ ? "system-shutdown" : "");
+        bool ok = co_await conn_->write(std::move(bye));
+        if (!ok) co_return;
+      }
+      continue;
+    }
+    // Stanzas leave the queue only once written: a failed write leaves them for the next
+    // connection (run()), or for a bounce.
+    std::string batch;
+    std::size_t count = 0;
+    for (const auto& st : queue_) {
+      if (batch.size() >= 64 * 1024) break;
+      xml::serialize_to(batch, st.element, server::kClientNs);  // the stream's jabber:server applies
+      ++count;
+    }
+    bool ok = co_await conn_->write(std::move(batch));
+    if (!ok) co_return;
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  }
+}
+
+}  // namespace parley::federation

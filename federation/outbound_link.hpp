@@ -1,0 +1,67 @@
+#pragma once
+// One outbound server-to-server link, from a local domain to a remote one (RFC 6120 §3.2,
+// §5, §6; XEP-0368; XEP-0178):
+//   resolve (routes, SRV, A/AAAA) -> TCP -> STARTTLS or direct TLS -> the peer's certificate
+//   must verify and name the remote domain -> SASL EXTERNAL -> stanzas.
+// Stanzas queue while it connects. When every address fails within [federation]
+// connect_timeout, the queued stanzas bounce to their senders (remote-server-not-found, or
+// remote-server-timeout when time ran out); nothing is dropped silently. An idle link
+// closes after [federation] idle_timeout; one that the peer closed while stanzas were
+// waiting connects once more.
+//
+// Threads: lives on one io_context; send() and stop() may be called from any thread.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "federation/s2s_connection.hpp"
+#include "server/stanza.hpp"
+
+namespace parley::federation {
+
+class Federation;
+struct ResolvedCandidate;
+
+class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
+ public:
+  OutboundLink(Federation& federation, boost::asio::io_context& io, std::string local, std::string remote);
+  ~OutboundLink();
+
+  void start();
+  void send(server::Stanza stanza);
+  void stop();
+
+ private:
+  static boost::asio::awaitable<void> keep_alive(std::shared_ptr<OutboundLink> self);
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<bool> connect();
+  boost::asio::awaitable<bool> attempt(S2sConnection& conn, const ResolvedCandidate& candidate,
+                                       const boost::asio::ip::address& address);
+  boost::asio::awaitable<bool> negotiate(S2sConnection& conn);
+  boost::asio::awaitable<void> serve();
+  boost::asio::awaitable<void> reader();
+  boost::asio::awaitable<void> writer();
+  void accept_stanza(server::Stanza stanza);
+  void bounce_queue();
+  void fail(std::string reason, bool timeout = false);
+
+  Federation& federation_;
+  boost::asio::any_io_executor executor_;
+  std::string local_;
+  std::string remote_;
+  std::string label_;
+  enum class State { connecting, ready, retired } state_ = State::connecting;
+  bool stopping_ = false;
+  std::deque<server::Stanza> queue_;
+  std::unique_ptr<S2sConnection> conn_;
+  boost::asio::steady_timer wake_;
+  std::string failure_;        // why the last attempt failed, for logs and bounces
+  bool failure_timeout_ = false;
+};
+
+}  // namespace parley::federation

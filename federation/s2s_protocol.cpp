@@ -1,0 +1,96 @@
+#include "federation/s2s_protocol.hpp"
+
+#include "server/crypto.hpp"
+
+namespace parley::federation {
+
+namespace xml = server::xml;
+
+bool is_features(const xml::Element& e) { return e.name() == "features" && e.ns() == xml::kStreamNs; }
+
+bool is_stream_error(const xml::Element& e) { return e.name() == "error" && e.ns() == xml::kStreamNs; }
+
+std::string error_summary(const xml::Element& e) {
+  std::string condition, text;
+  for (const auto& child : e.children()) {
+    if (child.name() == "text") {
+      text = child.text();
+    } else if (condition.empty()) {
+      condition = child.name();
+    }
+  }
+  if (condition.empty()) condition = "no condition";
+  return text.empty() ? condition : condition + ": " + text;
+}
+
+bool offers_mechanism(const xml::Element& features, std::string_view name) {
+  const xml::Element* mechanisms = features.find_child("mechanisms", kSaslNs);
+  if (mechanisms == nullptr) return false;
+  for (const auto& m : mechanisms->children()) {
+    if (m.name() == "mechanism" && m.ns() == kSaslNs && m.text() == name) return true;
+  }
+  return false;
+}
+
+ExternalOutcome check_external_auth(std::string_view payload, std::string_view claimed) {
+  // RFC 6120 §6.4.2: "=" is an empty response; no payload at all is the same here.
+  std::string authzid;
+  if (!payload.empty() && payload != "=") {
+    auto decoded = server::crypto::base64_decode(payload);
+    if (!decoded) return {{}, "incorrect-encoding"};
+    authzid = std::move(*decoded);
+  }
+  if (authzid.empty()) {
+    if (claimed.empty()) return {{}, "invalid-authzid"};  // nobody to authenticate as
+    return {std::string(claimed), {}};
+  }
+  auto jid = server::Jid::parse(authzid);
+  auto claimed_jid = server::Jid::parse(claimed);
+  if (!jid || jid->has_local() || !jid->is_bare()) return {{}, "invalid-authzid"};
+  if (!claimed.empty() && (!claimed_jid || claimed_jid->domain() != jid->domain())) return {{}, "invalid-authzid"};
+  return {std::string(jid->domain()), {}};
+}
+
+std::optional<StanzaRefusal> check_inbound_stanza(const server::Stanza& st, std::string_view authenticated,
+                                                  const std::function<bool(std::string_view)>& is_local) {
+  // RFC 6120 §8.1.1.1, §8.1.2.1: between servers every stanza carries both addresses.
+  if (!st.from || !st.to) {
+    return StanzaRefusal{"improper-addressing", "a stanza between servers needs 'from' and 'to'"};
+  }
+  if (st.from->domain() != authenticated) {
+    return StanzaRefusal{"invalid-from", "this stream is authenticated for " + std::string(authenticated) +
+                                             ", not " + std::string(st.from->domain())};
+  }
+  if (!is_local(st.to->domain())) {
+    return StanzaRefusal{"host-unknown", std::string(st.to->domain()) + " is not served here"};
+  }
+  return std::nullopt;
+}
+
+xml::Element to_client_namespace(xml::Element element) {
+  if (element.ns() != xml::kServerNs) {
+    // Another namespace (e.g. a <forwarded/> wrapper) may still hold jabber:server stanzas.
+    for (auto& node : element.nodes()) {
+      if (node.is_element()) node.element() = to_client_namespace(std::move(node.element()));
+    }
+    return element;
+  }
+  xml::Element out(element.name(), std::string(xml::kClientNs));
+  for (const auto& a : element.attributes()) {
+    if (a.ns.empty()) {
+      out.set_attr(a.name, a.value);
+    } else {
+      out.set_attr(a.name, a.ns, a.value);
+    }
+  }
+  for (auto& node : element.nodes()) {
+    if (node.is_element()) {
+      out.add_child(to_client_namespace(std::move(node.element())));
+    } else {
+      out.add_text(std::move(node.text()));
+    }
+  }
+  return out;
+}
+
+}  // namespace parley::federation
