@@ -18,7 +18,7 @@ namespace {
 using server::xml::Element;
 using namespace std::chrono_literals;
 
-const std::vector<std::string> kModules{"message", "disco", "ping", "roster", "presence", "offline"};
+const std::vector<std::string> kModules{"message", "disco", "ping", "roster", "presence", "offline", "mam"};
 
 std::string route(const std::string& domain, std::uint16_t port) {
   return "\"" + domain + "\" = \"127.0.0.1:" + std::to_string(port) + "\"\n";
@@ -86,6 +86,26 @@ std::vector<Element> ping_through(XmppClient& c, const std::string& domain, std:
   }
 }
 
+// The bodies in the account's archive (XEP-0313) of the conversation with `with`.
+std::vector<std::string> archived_bodies(XmppClient& c, const std::string& with) {
+  c.send("<iq type='set' id='mam-q'><query xmlns='urn:xmpp:mam:2' queryid='mq'><x xmlns='jabber:x:data' type='submit'>"
+         "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>"
+         "<field var='with'><value>" + with + "</value></field></x></query></iq>");
+  std::vector<std::string> bodies;
+  for (;;) {
+    auto e = c.receive(15s);
+    if (!e) {
+      ADD_FAILURE() << "no answer to the archive query";
+      return bodies;
+    }
+    if (e->name() == "iq" && e->attr("id") == "mam-q") return bodies;
+    auto* result = e->find_child("result", "urn:xmpp:mam:2");
+    auto* forwarded = result ? result->find_child("forwarded", "urn:xmpp:forward:0") : nullptr;
+    auto* inner = forwarded ? forwarded->find_child("message", "jabber:client") : nullptr;
+    if (inner != nullptr) bodies.push_back(body(*inner));
+  }
+}
+
 TEST(Federation, MessagesBothWays) {
   TwoDomains t;
   auto alice = t.alice();
@@ -109,6 +129,11 @@ TEST(Federation, MessagesBothWays) {
 
   // An iq to the remote server is answered across the link.
   ping_through(*alice, "b.test", "ping-1");
+
+  // Each side's archive (XEP-0313) holds the conversation with the other domain.
+  const std::vector<std::string> conversation{"hello from a.test", "hello from b.test"};
+  EXPECT_EQ(archived_bodies(*alice, "bob@b.test"), conversation);
+  EXPECT_EQ(archived_bodies(*bob, "alice@a.test"), conversation);
   EXPECT_NE(t.a.process().stderr_text().find("s2s a.test -> b.test: authenticated with SASL EXTERNAL"),
             std::string::npos);
   EXPECT_NE(t.b.process().stderr_text().find("authenticated as a.test with SASL EXTERNAL"), std::string::npos);
