@@ -21,6 +21,7 @@ packages=(
   libtomlplusplus-dev libfmt-dev libicu-dev libc-ares-dev
   postgresql-15
   python3 python3-slixmpp
+  prosody lua-unbound
 )
 
 install_packages() {
@@ -39,7 +40,19 @@ install_packages() {
   fi
   echo "dev.sh: installing ${missing[*]}" >&2
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages with a service (PostgreSQL, Prosody) must not start it: the tests run their own
+  # instances on loopback, and a system Prosody on *:5269 would take the federation test's
+  # port. policy-rc.d says "no" to service starts during this install only.
+  local policy=/usr/sbin/policy-rc.d own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    own_policy=1
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { [ -n "$own_policy" ] && "${sudo[@]}" rm -f "$policy"; exit 1; }
+  [ -n "$own_policy" ] && "${sudo[@]}" rm -f "$policy"
+  return 0
 }
 
 build_tree() {

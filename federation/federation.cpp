@@ -4,6 +4,7 @@
 
 #include "federation/inbound_stream.hpp"
 #include "federation/outbound_link.hpp"
+#include "federation/s2s_connection.hpp"
 #include "server/log.hpp"
 #include "server/net/io_pool.hpp"
 
@@ -52,7 +53,7 @@ void Federation::send_remote(Stanza stanza) {
     if (!stopping_) {
       auto& slot = links_[{local, remote}];
       if (!slot) {
-        slot = std::make_shared<OutboundLink>(*this, context_.io.next(), local, remote);
+        slot = std::make_shared<OutboundLink>(*this, context_.io.next().get_executor(), local, remote);
         slot->start();
       }
       link = slot;
@@ -63,6 +64,19 @@ void Federation::send_remote(Stanza stanza) {
     return;
   }
   link->send(std::move(stanza));
+}
+
+bool Federation::adopt(std::unique_ptr<S2sConnection>& conn, const std::string& local, const std::string& remote) {
+  std::shared_ptr<OutboundLink> link;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    auto& slot = links_[{local, remote}];
+    if (slot) return false;  // we have a link of our own already; this one only receives
+    slot = link = std::make_shared<OutboundLink>(*this, std::move(conn), local, remote);
+  }
+  link->start();
+  return true;
 }
 
 void Federation::retire(const OutboundLink* link) {

@@ -23,6 +23,7 @@
 namespace parley::federation {
 
 class OutboundLink;
+class S2sConnection;
 class InboundStream;
 
 class Federation final : public server::FederationService {
@@ -47,6 +48,11 @@ class Federation final : public server::FederationService {
   /// that pair, starting one if needed. Bounces it when federation with the domain is not
   /// permitted or the server is stopping. Any thread.
   void send_remote(server::Stanza stanza);
+
+  /// XEP-0288: makes an authenticated inbound connection (whose peer asked for a
+  /// bidirectional stream) the link for stanzas from `local` to `remote`, unless a link for
+  /// that pair exists already. Takes `conn` only when it returns true.
+  bool adopt(std::unique_ptr<S2sConnection>& conn, const std::string& local, const std::string& remote);
 
   /// Called by a link that will take no more stanzas: the next one starts a new link.
   void retire(const OutboundLink* link);

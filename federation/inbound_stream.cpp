@@ -35,79 +35,73 @@ std::string header_domain(std::string_view text) {
 InboundStream::InboundStream(Federation& federation, asio::ip::tcp::socket socket, bool direct_tls)
     : federation_(federation),
       direct_tls_(direct_tls),
-      conn_(std::move(socket), federation.tls().server(direct_tls), federation.stream_limits(), "s2s in") {
-  conn_.set_label("s2s in " + conn_.remote_address());
+      executor_(socket.get_executor()),
+      conn_(std::make_unique<S2sConnection>(std::move(socket), federation.tls().server(direct_tls),
+                                            federation.stream_limits(), "s2s in")) {
+  conn_->set_label("s2s in " + conn_->remote_address());
 }
 
 InboundStream::~InboundStream() = default;
 
 asio::awaitable<void> InboundStream::keep_alive(std::shared_ptr<InboundStream> self) { co_await self->run(); }
 
-void InboundStream::start() {
-  asio::co_spawn(conn_.socket().get_executor(), keep_alive(shared_from_this()), asio::detached);
-}
+void InboundStream::start() { asio::co_spawn(executor_, keep_alive(shared_from_this()), asio::detached); }
 
 void InboundStream::stop() {
-  asio::post(conn_.socket().get_executor(), [self = shared_from_this()] {
+  asio::post(executor_, [self = shared_from_this()] {
     self->stopping_ = true;
-    self->conn_.interrupt();
+    if (self->conn_) self->conn_->interrupt();
   });
 }
 
 asio::awaitable<void> InboundStream::run() {
-  conn_.deadline_in(federation_.settings().negotiation_timeout);
+  conn_->deadline_in(federation_.settings().negotiation_timeout);
   try {
-    co_await (serve() || conn_.watchdog());
+    auto negotiated = co_await (negotiate() || conn_->watchdog());
+    const bool* ready = std::get_if<bool>(&negotiated);
+    if (ready != nullptr && *ready) {
+      log::info("{}: authenticated as {} with SASL EXTERNAL{}", conn_->label(), authenticated_,
+                bidi_ ? " (bidirectional)" : "");
+      // XEP-0288: our stanzas for the peer's domain may use this connection from now on.
+      bool adopted = bidi_ && federation_.adopt(conn_, local_, authenticated_);
+      if (!adopted) co_await (serve() || conn_->watchdog());
+    }
   } catch (const std::exception& e) {
-    log::error("{}: {}", conn_.label(), e.what());
+    log::error("s2s in: {}", e.what());
   }
-  conn_.abort();
+  if (conn_) conn_->abort();
   federation_.forget(this);
 }
 
 asio::awaitable<void> InboundStream::serve() {
-  bool ready = co_await negotiate();
-  if (!ready) co_return;
-  log::info("{}: authenticated as {} with SASL EXTERNAL", conn_.label(), authenticated_);
   auto is_local = [this](std::string_view domain) { return federation_.is_local(domain); };
   const auto idle = federation_.settings().idle_timeout;
-  conn_.deadline_in(idle);
+  conn_->deadline_in(idle);
   for (;;) {
-    StreamEvent ev = co_await conn_.next();
+    StreamEvent ev = co_await conn_->next();
     auto* element = std::get_if<xml::Element>(&ev);
     if (element == nullptr || stopping_ || is_stream_error(*element)) {
       co_await close_for(ev);
       co_return;
     }
-    conn_.deadline_in(idle);
-    bool bad_jid = false;
-    std::string name = element->name();
-    auto stanza = server::make_stanza(to_client_namespace(std::move(*element)), &bad_jid);
-    if (!stanza) {
-      // RFC 6120 §4.9.3.10 / §4.9.3.22.
-      if (bad_jid) {
-        co_await conn_.close("improper-addressing", "a stanza has a malformed 'from' or 'to'");
-      } else {
-        co_await conn_.close("unsupported-stanza-type", "<" + name + "/> is not a stanza");
-      }
+    conn_->deadline_in(idle);
+    auto taken = take_inbound_stanza(std::move(*element), authenticated_, is_local);
+    if (auto* refusal = std::get_if<StanzaRefusal>(&taken)) {
+      co_await conn_->close(refusal->condition, refusal->text);
       co_return;
     }
-    if (auto refusal = check_inbound_stanza(*stanza, authenticated_, is_local)) {
-      co_await conn_.close(refusal->condition, refusal->text);
-      co_return;
-    }
-    co_await federation_.router().route(std::move(*stanza));
+    co_await federation_.router().route(std::move(std::get<server::Stanza>(taken)));
   }
 }
 
 asio::awaitable<bool> InboundStream::negotiate() {
   if (direct_tls_) {
-    bool secured = co_await conn_.handshake(true);
+    bool secured = co_await conn_->handshake(true);
     if (!secured) co_return false;
   }
   // At most three streams: before TLS, after TLS, after SASL (RFC 6120 §5.4.3.3, §6.4.6).
   for (int stream = 0; stream < 3; ++stream) {
-    StreamEvent ev = co_await conn_.next();
+    StreamEvent ev = co_await conn_->next();
     auto* opened = std::get_if<StreamOpened>(&ev);
     if (opened == nullptr) {
       co_await close_for(ev);
@@ -115,23 +109,23 @@ asio::awaitable<bool> InboundStream::negotiate() {
     }
     bool accepted = co_await on_header(opened->header);
     if (!accepted) co_return false;
-    if (!conn_.tls()) {
+    if (!conn_->tls()) {
       // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate here.
-      co_await conn_.write("<stream:features><starttls xmlns='" + std::string(kTlsNs) +
-                           "'><required/></starttls></stream:features>");
-      ev = co_await conn_.next();
+      co_await conn_->write("<stream:features><starttls xmlns='" + std::string(kTlsNs) + "'><required/></starttls>" +
+                            std::string(kBidiFeature) + "</stream:features>");
+      ev = co_await conn_->next();
       auto* starttls = std::get_if<xml::Element>(&ev);
       if (starttls == nullptr || starttls->name() != "starttls" || starttls->ns() != kTlsNs) {
         if (starttls != nullptr && !is_stream_error(*starttls)) {
-          co_await conn_.close("policy-violation", "STARTTLS is required between servers");
+          co_await conn_->close("policy-violation", "STARTTLS is required between servers");
         } else {
           co_await close_for(ev);
         }
         co_return false;
       }
-      co_await conn_.write("<proceed xmlns='" + std::string(kTlsNs) + "'/>");
-      conn_.restart_stream();
-      bool secured = co_await conn_.handshake(true);
+      co_await conn_->write("<proceed xmlns='" + std::string(kTlsNs) + "'/>");
+      conn_->restart_stream();
+      bool secured = co_await conn_->handshake(true);
       if (!secured) co_return false;
       continue;
     }
@@ -140,10 +134,10 @@ asio::awaitable<bool> InboundStream::negotiate() {
       if (!authenticated) co_return false;
       continue;
     }
-    co_await conn_.write("<stream:features/>");  // nothing more to negotiate
+    co_await conn_->write("<stream:features/>");  // nothing more to negotiate
     co_return true;
   }
-  co_await conn_.close("policy-violation", "too many stream restarts");
+  co_await conn_->close("policy-violation", "too many stream restarts");
   co_return false;
 }
 
@@ -155,48 +149,55 @@ asio::awaitable<bool> InboundStream::on_header(const xml::StreamHeader& header) 
   bool ours = !to.empty() && federation_.is_local(to);
   std::string id = server::crypto::base64_encode(server::crypto::random_bytes(12));
   std::string reply = s2s_stream_header(ours ? to : "", from, id);
-  co_await conn_.write(std::move(reply));
+  co_await conn_->write(std::move(reply));
   if (!ours) {
     std::string why = (header.to.empty() ? std::string("no 'to'") : header.to) + " is not served here";
-    co_await conn_.close("host-unknown", why);
+    co_await conn_->close("host-unknown", why);
     co_return false;
   }
   if (header.version != "1.0") {
-    co_await conn_.close("unsupported-version", "this server speaks XMPP 1.0 streams only");
+    co_await conn_->close("unsupported-version", "this server speaks XMPP 1.0 streams only");
     co_return false;
   }
   if (from.empty()) {
     // RFC 6120 §4.7.1 lets 'from' out; we need it to know whose certificate to check.
-    co_await conn_.close("invalid-from", "the stream header must name the sending domain");
+    co_await conn_->close("invalid-from", "the stream header must name the sending domain");
     co_return false;
   }
   if ((!local_.empty() && to != local_) || (!peer_.empty() && from != peer_)) {
-    co_await conn_.close("invalid-from", "the domains changed between stream restarts");
+    co_await conn_->close("invalid-from", "the domains changed between stream restarts");
     co_return false;
   }
   if (!federation_.settings().permits(from)) {
-    co_await conn_.close("policy-violation", "this server does not federate with " + from);
+    co_await conn_->close("policy-violation", "this server does not federate with " + from);
     co_return false;
   }
-  if (local_.empty()) conn_.set_label(conn_.label() + " " + from + " -> " + to);
+  if (local_.empty()) conn_->set_label(conn_->label() + " " + from + " -> " + to);
   local_ = to;
   peer_ = from;
-  conn_.deadline_in(federation_.settings().negotiation_timeout);
+  conn_->deadline_in(federation_.settings().negotiation_timeout);
   co_return true;
 }
 
 // XEP-0178 §3: EXTERNAL is offered only to a peer whose certificate verifies and names the
 // domain it claims; the authorization identity may only repeat that domain.
 asio::awaitable<bool> InboundStream::authenticate() {
-  CheckResult check = authenticate_peer(conn_.ssl(), peer_, nullptr, ChainPurpose::tls_server);
+  CheckResult check = authenticate_peer(conn_->ssl(), peer_, nullptr, ChainPurpose::tls_server);
   if (!check) {
-    co_await conn_.close("not-authorized", "your certificate does not authenticate " + peer_ + ": " + check.reason);
+    co_await conn_->close("not-authorized", "your certificate does not authenticate " + peer_ + ": " + check.reason);
     co_return false;
   }
-  co_await conn_.write("<stream:features><mechanisms xmlns='" + std::string(kSaslNs) +
-                       "'><mechanism>EXTERNAL</mechanism></mechanisms></stream:features>");
-  StreamEvent ev = co_await conn_.next();
+  co_await conn_->write("<stream:features><mechanisms xmlns='" + std::string(kSaslNs) +
+                        "'><mechanism>EXTERNAL</mechanism></mechanisms>" + std::string(kBidiFeature) +
+                        "</stream:features>");
+  StreamEvent ev = co_await conn_->next();
   auto* auth = std::get_if<xml::Element>(&ev);
+  if (auth != nullptr && auth->name() == "bidi" && auth->ns() == kBidiNs) {
+    // XEP-0288 §2.2: sent before authenticating, with no answer.
+    bidi_ = true;
+    ev = co_await conn_->next();
+    auth = std::get_if<xml::Element>(&ev);
+  }
   if (auth == nullptr || auth->name() != "auth" || auth->ns() != kSaslNs) {
     co_await close_for(ev);
     co_return false;
@@ -210,34 +211,34 @@ asio::awaitable<bool> InboundStream::authenticate() {
     failure = outcome.failure;
   }
   if (!failure.empty()) {
-    co_await conn_.write("<failure xmlns='" + std::string(kSaslNs) + "'><" + std::string(failure) + "/></failure>");
-    log::info("{}: SASL EXTERNAL refused: {}", conn_.label(), failure);
-    co_await conn_.close();
+    co_await conn_->write("<failure xmlns='" + std::string(kSaslNs) + "'><" + std::string(failure) + "/></failure>");
+    log::info("{}: SASL EXTERNAL refused: {}", conn_->label(), failure);
+    co_await conn_->close();
     co_return false;
   }
-  co_await conn_.write("<success xmlns='" + std::string(kSaslNs) + "'/>");
+  co_await conn_->write("<success xmlns='" + std::string(kSaslNs) + "'/>");
   authenticated_ = outcome.domain;
-  conn_.restart_stream();
+  conn_->restart_stream();
   co_return true;
 }
 
 asio::awaitable<void> InboundStream::close_for(const StreamEvent& ev) {
   if (stopping_) {
-    co_await conn_.close("system-shutdown");
+    co_await conn_->close("system-shutdown");
   } else if (std::holds_alternative<StreamClosed>(ev)) {
-    co_await conn_.close();
+    co_await conn_->close();
   } else if (auto* err = std::get_if<xml::StreamError>(&ev)) {
-    co_await conn_.close(err->condition, err->text);
+    co_await conn_->close(err->condition, err->text);
   } else if (auto* e = std::get_if<xml::Element>(&ev)) {
     if (is_stream_error(*e)) {
-      log::info("{}: {}", conn_.label(), describe(ev, false));
-      co_await conn_.close();
+      log::info("{}: {}", conn_->label(), describe(ev, false));
+      co_await conn_->close();
     } else {
       // RFC 6120 §4.9.3.12: nothing but negotiation before the stream is authenticated.
-      co_await conn_.close("not-authorized", "<" + e->name() + "/> before the stream was authenticated");
+      co_await conn_->close("not-authorized", "<" + e->name() + "/> before the stream was authenticated");
     }
   } else if (std::holds_alternative<StreamOpened>(ev)) {
-    co_await conn_.close("not-authorized", "a new stream header in the middle of a negotiation step");
+    co_await conn_->close("not-authorized", "a new stream header in the middle of a negotiation step");
   }
   // Gone: the connection is over already.
 }

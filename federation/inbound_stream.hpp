@@ -4,11 +4,14 @@
 //   header (to: a local domain; from: the peer) -> STARTTLS -> the peer's certificate must
 //   verify and name the domain it claims (XEP-0178) -> SASL EXTERNAL -> stanzas, each
 //   'from' the authenticated domain and 'to' a local one, handed to the router in order.
+// When the peer asks for a bidirectional stream (XEP-0288), the authenticated connection
+// becomes the link that carries our stanzas to that domain too (federation.hpp, adopt).
 // A peer that [federation] allow/deny refuses gets <policy-violation/>; one whose
 // certificate does not prove its domain gets <not-authorized/> with the reason.
 //
 // Threads: lives on one io_context; stop() may be called from any thread.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
@@ -40,10 +43,12 @@ class InboundStream final : public std::enable_shared_from_this<InboundStream> {
 
   Federation& federation_;
   bool direct_tls_;
-  S2sConnection conn_;
+  boost::asio::any_io_executor executor_;  // before conn_: taken from the socket it moves
+  std::unique_ptr<S2sConnection> conn_;  // null once handed to a bidirectional link
   std::string local_;          // the stream's 'to'
   std::string peer_;           // the stream's 'from', as claimed
   std::string authenticated_;  // after SASL EXTERNAL
+  bool bidi_ = false;           // the peer asked for XEP-0288
   bool stopping_ = false;
 };
 

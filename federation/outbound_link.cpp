@@ -35,13 +35,23 @@ namespace log = server::log;
 using server::Stanza;
 using server::StanzaError;
 
-OutboundLink::OutboundLink(Federation& federation, asio::io_context& io, std::string local, std::string remote)
+OutboundLink::OutboundLink(Federation& federation, asio::any_io_executor executor, std::string local,
+                           std::string remote)
     : federation_(federation),
-      executor_(io.get_executor()),
+      executor_(std::move(executor)),
       local_(std::move(local)),
       remote_(std::move(remote)),
       label_("s2s " + local_ + " -> " + remote_),
-      wake_(io) {}
+      wake_(executor_) {}
+
+OutboundLink::OutboundLink(Federation& federation, std::unique_ptr<S2sConnection> established, std::string local,
+                           std::string remote)
+    : OutboundLink(federation, established->socket().get_executor(), std::move(local), std::move(remote)) {
+  conn_ = std::move(established);
+  adopted_ = true;
+  bidi_ = true;
+  label_ += " (over its connection, XEP-0288)";
+}
 
 OutboundLink::~OutboundLink() = default;
 
@@ -92,11 +102,25 @@ void OutboundLink::bounce_queue() {
 }
 
 asio::awaitable<void> OutboundLink::run() {
+  if (adopted_) {
+    state_ = State::ready;
+    log::info("{}: ready", label_);
+    co_await serve();
+    conn_.reset();
+    federation_.retire(this);
+    state_ = State::retired;
+    // What is still waiting goes out through a link of our own.
+    while (!queue_.empty()) {
+      federation_.send_remote(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    co_return;
+  }
   for (int round = 0;; ++round) {
     bool connected = co_await connect();
     if (!connected) break;
     state_ = State::ready;
-    log::info("{}: authenticated with SASL EXTERNAL", label_);
+    log::info("{}: authenticated with SASL EXTERNAL{}", label_, bidi_ ? " (bidirectional)" : "");
     co_await serve();
     conn_.reset();
     state_ = State::connecting;
@@ -233,6 +257,11 @@ asio::awaitable<bool> OutboundLink::negotiate(S2sConnection& conn) {
       co_await conn.close();
       co_return false;
     }
+    if (features->find_child("bidi", kBidiFeatureNs) != nullptr) {
+      // XEP-0288 §2.2: before authenticating; no answer comes.
+      co_await conn.write(std::string("<bidi xmlns='") + std::string(kBidiNs) + "'/>");
+      bidi_ = true;
+    }
     // XEP-0178 §3 step 5: the authorization identity is our domain.
     co_await conn.write(std::string("<auth xmlns='") + std::string(kSaslNs) + "' mechanism='EXTERNAL'>" +
                         server::crypto::base64_encode(local_) + "</auth>");
@@ -252,13 +281,21 @@ asio::awaitable<bool> OutboundLink::negotiate(S2sConnection& conn) {
 
 asio::awaitable<void> OutboundLink::serve() {
   conn_->deadline_in(std::chrono::hours(24 * 365));  // the writer's idle timer decides
+  last_activity_ = std::chrono::steady_clock::now();
+  refusal_.reset();
   co_await (reader() || writer() || conn_->watchdog());
-  co_await (conn_->close() || conn_->watchdog());
+  std::string condition, text;
+  if (refusal_) {
+    condition = refusal_->condition;
+    text = refusal_->text;
+  }
+  co_await (conn_->close(condition, text) || conn_->watchdog());
 }
 
-// An outbound link carries stanzas one way (no XEP-0288): from the peer only the close,
-// keepalives or a stream error are expected.
+// Without XEP-0288 only the close, keepalives or a stream error come from the peer; with
+// it, the peer's stanzas too, checked like those of an inbound stream.
 asio::awaitable<void> OutboundLink::reader() {
+  auto is_local = [this](std::string_view domain) { return federation_.is_local(domain); };
   for (;;) {
     StreamEvent ev = co_await conn_->next();
     if (auto* e = std::get_if<xml::Element>(&ev)) {
@@ -266,7 +303,17 @@ asio::awaitable<void> OutboundLink::reader() {
         log::info("{}: the peer ended the link: {}", label_, describe(ev, false));
         co_return;
       }
-      log::debug("{}: ignored <{}/> from the receiving server", label_, e->name());
+      if (!bidi_) {
+        log::debug("{}: ignored <{}/> from the receiving server", label_, e->name());
+        continue;
+      }
+      last_activity_ = std::chrono::steady_clock::now();
+      auto taken = take_inbound_stanza(std::move(*e), remote_, is_local);
+      if (auto* refusal = std::get_if<StanzaRefusal>(&taken)) {
+        refusal_ = std::move(*refusal);
+        co_return;
+      }
+      co_await federation_.router().route(std::move(std::get<Stanza>(taken)));
       continue;
     }
     if (auto* err = std::get_if<xml::StreamError>(&ev)) {
@@ -283,9 +330,10 @@ asio::awaitable<void> OutboundLink::writer() {
     if (queue_.empty() || said_goodbye) {
       bool idle_now = false;
       if (!said_goodbye) {
-        wake_.expires_after(idle);
+        // Idle: nothing sent or (with XEP-0288) received for idle_timeout.
+        wake_.expires_at(last_activity_ + idle);
         auto [ec] = co_await wake_.async_wait(as_tuple(use_awaitable));
-        idle_now = !ec;
+        idle_now = !ec && std::chrono::steady_clock::now() >= last_activity_ + idle;
       } else {
         wake_.expires_at(asio::steady_timer::time_point::max());
         co_await wake_.async_wait(as_tuple(use_awaitable));
@@ -316,6 +364,7 @@ asio::awaitable<void> OutboundLink::writer() {
     bool ok = co_await conn_->write(std::move(batch));
     if (!ok) co_return;
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+    last_activity_ = std::chrono::steady_clock::now();
   }
 }
 

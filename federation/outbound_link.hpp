@@ -9,17 +9,24 @@
 // closes after [federation] idle_timeout; one that the peer closed while stanzas were
 // waiting connects once more.
 //
+// With XEP-0288 (both sides support it) the same connection also carries the peer's
+// stanzas to us: when we connected, the reader routes them; and a connection the peer
+// opened and asked to be bidirectional becomes a link of its own ("adopted").
+//
 // Threads: lives on one io_context; send() and stop() may be called from any thread.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "federation/s2s_connection.hpp"
+#include "federation/s2s_protocol.hpp"
 #include "server/stanza.hpp"
 
 namespace parley::federation {
@@ -29,7 +36,11 @@ struct ResolvedCandidate;
 
 class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
  public:
-  OutboundLink(Federation& federation, boost::asio::io_context& io, std::string local, std::string remote);
+  /// A link that connects out.
+  OutboundLink(Federation& federation, boost::asio::any_io_executor executor, std::string local, std::string remote);
+  /// A link over an authenticated bidirectional connection the peer opened (XEP-0288).
+  OutboundLink(Federation& federation, std::unique_ptr<S2sConnection> established, std::string local,
+               std::string remote);
   ~OutboundLink();
 
   void start();
@@ -62,6 +73,10 @@ class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
   boost::asio::steady_timer wake_;
   std::string failure_;        // why the last attempt failed, for logs and bounces
   bool failure_timeout_ = false;
+  bool adopted_ = false;       // the peer opened the connection (XEP-0288)
+  bool bidi_ = false;          // the peer's stanzas arrive on this connection too
+  std::optional<StanzaRefusal> refusal_;  // why the reader ends the stream
+  std::chrono::steady_clock::time_point last_activity_;
 };
 
 }  // namespace parley::federation

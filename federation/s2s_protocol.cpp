@@ -67,6 +67,20 @@ std::optional<StanzaRefusal> check_inbound_stanza(const server::Stanza& st, std:
   return std::nullopt;
 }
 
+std::variant<server::Stanza, StanzaRefusal> take_inbound_stanza(
+    xml::Element element, std::string_view authenticated, const std::function<bool(std::string_view)>& is_local) {
+  bool bad_jid = false;
+  std::string name = element.name();
+  auto stanza = server::make_stanza(to_client_namespace(std::move(element)), &bad_jid);
+  if (!stanza) {
+    // RFC 6120 §4.9.3.10, §4.9.3.22.
+    if (bad_jid) return StanzaRefusal{"improper-addressing", "a stanza has a malformed 'from' or 'to'"};
+    return StanzaRefusal{"unsupported-stanza-type", "<" + name + "/> is not a stanza"};
+  }
+  if (auto refusal = check_inbound_stanza(*stanza, authenticated, is_local)) return std::move(*refusal);
+  return std::move(*stanza);
+}
+
 xml::Element to_client_namespace(xml::Element element) {
   if (element.ns() != xml::kServerNs) {
     // Another namespace (e.g. a <forwarded/> wrapper) may still hold jabber:server stanzas.

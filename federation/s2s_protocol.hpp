@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "server/stanza.hpp"
 #include "server/xml/element.hpp"
@@ -19,6 +20,10 @@ namespace parley::federation {
 
 inline constexpr std::string_view kTlsNs = "urn:ietf:params:xml:ns:xmpp-tls";
 inline constexpr std::string_view kSaslNs = "urn:ietf:params:xml:ns:xmpp-sasl";
+/// XEP-0288: the feature a receiving server offers, and the request that enables it.
+inline constexpr std::string_view kBidiFeature = "<bidi xmlns='urn:xmpp:features:bidi'/>";
+inline constexpr std::string_view kBidiFeatureNs = "urn:xmpp:features:bidi";
+inline constexpr std::string_view kBidiNs = "urn:xmpp:bidi";
 
 /// The element of a stanza that arrived in the jabber:server namespace, in the
 /// jabber:client namespace that the rest of the server uses (RFC 6120 §4.8.3: a stanza's
@@ -54,5 +59,12 @@ struct StanzaRefusal {
 };
 std::optional<StanzaRefusal> check_inbound_stanza(const server::Stanza& stanza, std::string_view authenticated,
                                                   const std::function<bool(std::string_view)>& is_local);
+
+/// An element an authenticated peer sent, as a stanza to route (in jabber:client), or the
+/// stream error to close with: check_inbound_stanza's, improper-addressing for a malformed
+/// address, unsupported-stanza-type for an element that is not a stanza.
+std::variant<server::Stanza, StanzaRefusal> take_inbound_stanza(
+    server::xml::Element element, std::string_view authenticated,
+    const std::function<bool(std::string_view)>& is_local);
 
 }  // namespace parley::federation

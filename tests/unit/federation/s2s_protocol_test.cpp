@@ -74,6 +74,26 @@ TEST(InboundStanza, MissingAddressesAreImproperAddressing) {
   }
 }
 
+TEST(InboundStanza, TakenAsAStanzaInTheClientNamespaceOrRefused) {
+  auto taken = take_inbound_stanza(parse("<message from='alice@a.test/r' to='bob@b.test'><body>hi</body></message>"),
+                                   "a.test", local);
+  ASSERT_TRUE(std::holds_alternative<server::Stanza>(taken));
+  const auto& st = std::get<server::Stanza>(taken);
+  EXPECT_EQ(st.element.ns(), "jabber:client");
+  EXPECT_NE(st.element.find_child("body", "jabber:client"), nullptr);
+
+  auto refused = take_inbound_stanza(parse("<message from='alice@@a.test' to='bob@b.test'/>"), "a.test", local);
+  ASSERT_TRUE(std::holds_alternative<StanzaRefusal>(refused));
+  EXPECT_EQ(std::get<StanzaRefusal>(refused).condition, "improper-addressing");
+  refused = take_inbound_stanza(parse("<db:result xmlns:db='jabber:server:dialback' from='a.test' to='b.test'>k</db:result>"),
+                                "a.test", local);
+  ASSERT_TRUE(std::holds_alternative<StanzaRefusal>(refused));
+  EXPECT_EQ(std::get<StanzaRefusal>(refused).condition, "unsupported-stanza-type");
+  refused = take_inbound_stanza(parse("<message from='eve@c.test' to='bob@b.test'/>"), "a.test", local);
+  ASSERT_TRUE(std::holds_alternative<StanzaRefusal>(refused));
+  EXPECT_EQ(std::get<StanzaRefusal>(refused).condition, "invalid-from");
+}
+
 TEST(ServerNamespace, StanzasFromPeersJoinTheClientNamespace) {
   Element in = parse("<message to='bob@b.test'><body>hi &amp; bye</body><x xmlns='urn:example'>"
                      "<inner xmlns='jabber:server'/></x></message>");
