@@ -17,7 +17,8 @@ using server::Stanza;
 using server::StanzaError;
 using server::Verdict;
 
-Federation::Federation(server::FederationContext& context) : context_(context) {
+Federation::Federation(server::FederationContext& context)
+    : context_(context), dialback_keys_(context.secret) {
   context_.router.hook_remote([this](server::Event& ev) { return on_route_remote(ev); });
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "federation/dialback_key.hpp"
 #include "server/federation_api.hpp"
 #include "server/module_api.hpp"
 #include "server/net/tls.hpp"
@@ -40,6 +41,7 @@ class Federation final : public server::FederationService {
   server::router::Router& router() { return context_.router; }
   server::net::TlsContexts& tls() { return context_.tls; }
   bool is_local(std::string_view domain) { return context_.router.find_host(domain) != nullptr; }
+  const DialbackKeys& dialback_keys() const { return dialback_keys_; }
   bool stopping() const;
   /// The parser bounds for peer streams ([limits] max_stanza_bytes applies to them too).
   server::xml::StreamLimits stream_limits() const;
@@ -63,6 +65,7 @@ class Federation final : public server::FederationService {
   boost::asio::awaitable<server::Verdict> on_route_remote(server::Event& event);
 
   server::FederationContext context_;
+  DialbackKeys dialback_keys_;
   mutable std::mutex mu_;
   bool stopping_ = false;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<OutboundLink>> links_;

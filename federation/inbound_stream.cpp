@@ -7,6 +7,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 
+#include "federation/dialback.hpp"
+#include "federation/dialback_key.hpp"
 #include "federation/federation.hpp"
 #include "federation/peer_identity.hpp"
 #include "federation/s2s_protocol.hpp"
@@ -60,7 +62,7 @@ asio::awaitable<void> InboundStream::run() {
     auto negotiated = co_await (negotiate() || conn_->watchdog());
     const bool* ready = std::get_if<bool>(&negotiated);
     if (ready != nullptr && *ready) {
-      log::info("{}: authenticated as {} with SASL EXTERNAL{}", conn_->label(), authenticated_,
+      log::info("{}: authenticated as {} with {}{}", conn_->label(), authenticated_, method_,
                 bidi_ ? " (bidirectional)" : "");
       // XEP-0288: our stanzas for the peer's domain may use this connection from now on.
       bool adopted = bidi_ && federation_.adopt(conn_, local_, authenticated_);
@@ -130,8 +132,9 @@ asio::awaitable<bool> InboundStream::negotiate() {
       continue;
     }
     if (authenticated_.empty()) {
-      bool authenticated = co_await authenticate();
-      if (!authenticated) co_return false;
+      Auth how = co_await authenticate();
+      if (how == Auth::failed) co_return false;
+      if (how == Auth::dialback) co_return true;  // no stream restart (XEP-0220)
       continue;
     }
     co_await conn_->write("<stream:features/>");  // nothing more to negotiate
@@ -148,7 +151,8 @@ asio::awaitable<bool> InboundStream::on_header(const xml::StreamHeader& header) 
   std::string from = header_domain(header.from);
   bool ours = !to.empty() && federation_.is_local(to);
   std::string id = server::crypto::base64_encode(server::crypto::random_bytes(12));
-  std::string reply = s2s_stream_header(ours ? to : "", from, id);
+  stream_id_ = id;  // dialback keys are bound to it (XEP-0220 §2.1.2)
+  std::string reply = s2s_stream_header(ours ? to : "", from, id, true);
   co_await conn_->write(std::move(reply));
   if (!ours) {
     std::string why = (header.to.empty() ? std::string("no 'to'") : header.to) + " is not served here";
@@ -180,46 +184,107 @@ asio::awaitable<bool> InboundStream::on_header(const xml::StreamHeader& header) 
 }
 
 // XEP-0178 §3: EXTERNAL is offered only to a peer whose certificate verifies and names the
-// domain it claims; the authorization identity may only repeat that domain.
-asio::awaitable<bool> InboundStream::authenticate() {
+// domain it claims; XEP-0220 dialback only where [federation] allows it for that domain.
+// A <db:verify/> is answered whatever the peer is (we are the Authoritative Server then).
+asio::awaitable<InboundStream::Auth> InboundStream::authenticate() {
   CheckResult check = authenticate_peer(conn_->ssl(), peer_, nullptr, ChainPurpose::tls_server);
-  if (!check) {
+  bool dialback = federation_.settings().dialback_allowed(peer_);
+  if (!check && !dialback) {
     co_await conn_->close("not-authorized", "your certificate does not authenticate " + peer_ + ": " + check.reason);
-    co_return false;
+    co_return Auth::failed;
   }
-  co_await conn_->write("<stream:features><mechanisms xmlns='" + std::string(kSaslNs) +
-                        "'><mechanism>EXTERNAL</mechanism></mechanisms>" + std::string(kBidiFeature) +
-                        "</stream:features>");
-  StreamEvent ev = co_await conn_->next();
-  auto* auth = std::get_if<xml::Element>(&ev);
-  if (auth != nullptr && auth->name() == "bidi" && auth->ns() == kBidiNs) {
-    // XEP-0288 §2.2: sent before authenticating, with no answer.
-    bidi_ = true;
-    ev = co_await conn_->next();
-    auth = std::get_if<xml::Element>(&ev);
+  std::string features = "<stream:features>";
+  if (check) {
+    features += "<mechanisms xmlns='" + std::string(kSaslNs) + "'><mechanism>EXTERNAL</mechanism></mechanisms>";
   }
-  if (auth == nullptr || auth->name() != "auth" || auth->ns() != kSaslNs) {
-    co_await close_for(ev);
-    co_return false;
+  if (dialback) features += "<dialback xmlns='" + std::string(kDialbackFeatureNs) + "'><errors/></dialback>";
+  co_await conn_->write(features + std::string(kBidiFeature) + "</stream:features>");
+  for (;;) {
+    StreamEvent ev = co_await conn_->next();
+    auto* e = std::get_if<xml::Element>(&ev);
+    if (e == nullptr || is_stream_error(*e)) {
+      co_await close_for(ev);
+      co_return Auth::failed;
+    }
+    if (e->name() == "bidi" && e->ns() == kBidiNs) {
+      bidi_ = true;  // XEP-0288 §2.2: sent before authenticating, with no answer
+    } else if (is_dialback(*e, "verify")) {
+      co_await answer_verify(*e);
+    } else if (is_dialback(*e, "result") && (dialback || check)) {
+      // With a certificate that proves the domain, dialback weakens nothing: a peer that
+      // cannot trust *our* certificate may prefer it.
+      Auth outcome = co_await dialback_result(*e);
+      co_return outcome;
+    } else if (e->name() == "auth" && e->ns() == kSaslNs && check) {
+      Auth outcome = co_await sasl_external(*e);
+      co_return outcome;
+    } else {
+      co_await close_for(ev);
+      co_return Auth::failed;
+    }
   }
+}
+
+asio::awaitable<InboundStream::Auth> InboundStream::sasl_external(const xml::Element& auth) {
   std::string_view failure;
   ExternalOutcome outcome;
-  if (auth->attr("mechanism").value_or("") != "EXTERNAL") {
+  if (auth.attr("mechanism").value_or("") != "EXTERNAL") {
     failure = "invalid-mechanism";
   } else {
-    outcome = check_external_auth(auth->text(), peer_);
+    outcome = check_external_auth(auth.text(), peer_);
     failure = outcome.failure;
   }
   if (!failure.empty()) {
     co_await conn_->write("<failure xmlns='" + std::string(kSaslNs) + "'><" + std::string(failure) + "/></failure>");
     log::info("{}: SASL EXTERNAL refused: {}", conn_->label(), failure);
     co_await conn_->close();
-    co_return false;
+    co_return Auth::failed;
   }
   co_await conn_->write("<success xmlns='" + std::string(kSaslNs) + "'/>");
   authenticated_ = outcome.domain;
+  method_ = "SASL EXTERNAL";
   conn_->restart_stream();
-  co_return true;
+  co_return Auth::sasl;
+}
+
+// XEP-0220 §2.2: the Receiving Server's side. The key must be confirmed by the authoritative
+// server of the domain the peer claims, reached through DNS (or a route) like any link.
+asio::awaitable<InboundStream::Auth> InboundStream::dialback_result(const xml::Element& request) {
+  std::string from = header_domain(request.attr("from").value_or(""));
+  std::string to = header_domain(request.attr("to").value_or(""));
+  if (to != local_) {
+    co_await conn_->close("host-unknown", "dialback for " + to + " on a stream to " + local_);
+    co_return Auth::failed;
+  }
+  if (from != peer_) {
+    co_await conn_->close("invalid-from", "dialback for " + from + " on a stream from " + peer_);
+    co_return Auth::failed;
+  }
+  const auto& settings = federation_.settings();
+  conn_->deadline_in(settings.connect_timeout + settings.negotiation_timeout);
+  bool valid = co_await verify_dialback_key(federation_, executor_, local_, peer_, stream_id_, request.text());
+  co_await conn_->write(dialback_result_answer(local_, peer_, valid));
+  if (!valid) {
+    log::info("{}: dialback for {} refused", conn_->label(), peer_);
+    co_await conn_->close();
+    co_return Auth::failed;
+  }
+  authenticated_ = peer_;
+  method_ = "dialback";
+  co_return Auth::dialback;
+}
+
+// XEP-0220 §2.3/§2.4: the Authoritative Server's answer, tied to the request by from, to
+// and id. The key is ours only if we made it for exactly that stream and pair of domains.
+asio::awaitable<void> InboundStream::answer_verify(const xml::Element& request) {
+  std::string receiving = header_domain(request.attr("from").value_or(""));
+  std::string originating = header_domain(request.attr("to").value_or(""));
+  std::string id(request.attr("id").value_or(""));
+  bool valid = !receiving.empty() && federation_.is_local(originating) &&
+               federation_.dialback_keys().verify(receiving, originating, id, request.text());
+  log::info("{}: dialback verify for {} -> {}: {}", conn_->label(), originating, receiving,
+            valid ? "valid" : "invalid");
+  co_await conn_->write(dialback_verify_answer(request.attr("to").value_or(""), request.attr("from").value_or(""), id, valid));
 }
 
 asio::awaitable<void> InboundStream::close_for(const StreamEvent& ev) {

@@ -7,7 +7,9 @@
 // When the peer asks for a bidirectional stream (XEP-0288), the authenticated connection
 // becomes the link that carries our stanzas to that domain too (federation.hpp, adopt).
 // A peer that [federation] allow/deny refuses gets <policy-violation/>; one whose
-// certificate does not prove its domain gets <not-authorized/> with the reason.
+// certificate does not prove its domain gets <not-authorized/> with the reason, unless
+// [federation] dialback allows XEP-0220 for it. A <db:verify/> is answered on any stream
+// after TLS (we are then the Authoritative Server for a key we handed out).
 //
 // Threads: lives on one io_context; stop() may be called from any thread.
 
@@ -37,7 +39,11 @@ class InboundStream final : public std::enable_shared_from_this<InboundStream> {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> negotiate();
   boost::asio::awaitable<bool> on_header(const server::xml::StreamHeader& header);
-  boost::asio::awaitable<bool> authenticate();
+  enum class Auth { failed, sasl, dialback };
+  boost::asio::awaitable<Auth> authenticate();
+  boost::asio::awaitable<Auth> sasl_external(const server::xml::Element& auth);
+  boost::asio::awaitable<Auth> dialback_result(const server::xml::Element& request);
+  boost::asio::awaitable<void> answer_verify(const server::xml::Element& request);
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> close_for(const StreamEvent& unexpected);
 
@@ -47,7 +53,9 @@ class InboundStream final : public std::enable_shared_from_this<InboundStream> {
   std::unique_ptr<S2sConnection> conn_;  // null once handed to a bidirectional link
   std::string local_;          // the stream's 'to'
   std::string peer_;           // the stream's 'from', as claimed
-  std::string authenticated_;  // after SASL EXTERNAL
+  std::string authenticated_;  // after SASL EXTERNAL or dialback
+  std::string method_;         // which of the two, for the log
+  std::string stream_id_;      // our id of the current stream
   bool bidi_ = false;           // the peer asked for XEP-0288
   bool stopping_ = false;
 };

@@ -79,11 +79,11 @@ void OutboundLink::stop() {
   asio::post(executor_, [self = shared_from_this()] {
     self->stopping_ = true;
     self->wake_.cancel();
-    if (self->state_ == State::connecting && self->conn_) self->conn_->abort();
+    if (self->dialer_ != nullptr) self->dialer_->abort();
   });
 }
 
-void OutboundLink::fail(std::string reason, bool timeout) {
+void OutboundLink::fail(std::string reason, bool timeout) {  // after the link was up
   log::info("{}: {}", label_, reason);
   failure_ = std::move(reason);
   failure_timeout_ = timeout;
@@ -120,7 +120,7 @@ asio::awaitable<void> OutboundLink::run() {
     bool connected = co_await connect();
     if (!connected) break;
     state_ = State::ready;
-    log::info("{}: authenticated with SASL EXTERNAL{}", label_, bidi_ ? " (bidirectional)" : "");
+    log::info("{}: authenticated with {}{}", label_, authenticated_by_, bidi_ ? " (bidirectional)" : "");
     co_await serve();
     conn_.reset();
     state_ = State::connecting;
@@ -136,147 +136,95 @@ asio::awaitable<void> OutboundLink::run() {
 }
 
 asio::awaitable<bool> OutboundLink::connect() {
-  const auto& settings = federation_.settings();
-  auto deadline = std::chrono::steady_clock::now() + settings.connect_timeout;
-  asio::ssl::context* tls = federation_.tls().client(local_);
-  if (tls == nullptr) {
-    fail("no certificate for " + local_ + " ([tls] or the host's certificate)");
+  Dialer dialer(federation_, executor_, local_, remote_, label_);
+  dialer_ = &dialer;
+  if (stopping_) dialer.abort();
+  conn_ = co_await dialer.dial(*this);
+  dialer_ = nullptr;
+  if (!conn_) {
+    failure_ = dialer.failure();
+    failure_timeout_ = dialer.timed_out();
     co_return false;
   }
-  ResolverOptions options;
-  options.routes = settings.routes;
-  options.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(settings.connect_timeout);
-  ResolveResult where;
-  {
-    SrvResolver resolver(executor_, options);
-    where = co_await resolver.resolve(remote_);
-  }
-  if (!where.ok()) {
-    fail(where.reason, where.error == ResolveError::timeout);
-    co_return false;
-  }
-  for (const auto& candidate : where.candidates) {
-    for (const auto& address : candidate.addresses) {
-      auto left = deadline - std::chrono::steady_clock::now();
-      if (stopping_) {
-        fail("the server is shutting down");
-        co_return false;
-      }
-      if (left <= std::chrono::steady_clock::duration::zero()) {
-        fail("no authenticated link within connect_timeout", true);
-        co_return false;
-      }
-      conn_ = std::make_unique<S2sConnection>(tcp::socket(executor_), *tls, federation_.stream_limits(), label_);
-      conn_->deadline_in(left);
-      auto outcome = co_await (attempt(*conn_, candidate, address) || conn_->watchdog());
-      if (const bool* ok = std::get_if<bool>(&outcome); ok != nullptr && *ok) co_return true;
-      if (conn_->timed_out()) fail("no answer from " + address.to_string() + " in time", true);
-      conn_.reset();
-    }
-  }
-  co_return false;
+  co_return true;
 }
 
-asio::awaitable<bool> OutboundLink::attempt(S2sConnection& conn, const ResolvedCandidate& candidate,
-                                            const asio::ip::address& address) {
-  std::string where = address.to_string() + " port " + std::to_string(candidate.port);
-  auto [ec] = co_await conn.socket().async_connect(tcp::endpoint(address, candidate.port), as_tuple(use_awaitable));
-  if (ec) {
-    fail(where + ": " + ec.message());
+// XEP-0178: SASL EXTERNAL when the receiving server's certificate proves its domain and it
+// accepts ours; XEP-0220 dialback instead only where [federation] allows it for that domain.
+asio::awaitable<bool> OutboundLink::after_tls(Dialer& dialer, S2sConnection& conn, const OpenedStream& stream) {
+  CheckResult peer = authenticate_peer(conn.ssl(), remote_, nullptr, ChainPurpose::tls_server);
+  bool external = peer && offers_mechanism(stream.features, "EXTERNAL");
+  bool dialback_allowed = federation_.settings().dialback_allowed(remote_);
+  if (!external && !dialback_allowed) {
+    if (!peer) {
+      dialer.fail("its certificate does not prove it is " + remote_ + ": " + peer.reason);
+      co_await conn.close("not-authorized", "your certificate does not authenticate " + remote_);
+    } else {
+      dialer.fail("it does not offer SASL EXTERNAL to " + local_ +
+                  " (it did not accept our certificate, and dialback is not enabled)");
+      co_await conn.close();
+    }
     co_return false;
   }
-  boost::system::error_code ignored;
-  conn.socket().set_option(tcp::no_delay(true), ignored);
-  conn.set_label(label_ + " (" + where + ")");
-  // SNI names the domain we want (RFC 6120 §13.7.2.1), in A-labels.
-  std::string sni = to_ascii_domain(remote_).value_or(remote_);
-  SSL_set_tlsext_host_name(conn.ssl(), sni.c_str());
-  if (candidate.direct_tls) {
-    static const unsigned char kAlpn[] = "\x0bxmpp-server";  // XEP-0368 §4
-    SSL_set_alpn_protos(conn.ssl(), kAlpn, sizeof kAlpn - 1);
-    bool secured = co_await conn.handshake(false);
-    if (!secured) {
-      fail(where + ": TLS handshake failed");
-      co_return false;
-    }
+  if (stream.features.find_child("bidi", kBidiFeatureNs) != nullptr) {
+    // XEP-0288 §2.2: before authenticating; no answer comes.
+    co_await conn.write(std::string("<bidi xmlns='") + std::string(kBidiNs) + "'/>");
+    bidi_ = true;
   }
-  bool ok = co_await negotiate(conn);
+  if (external) {
+    bool ok = co_await sasl_external(dialer, conn, stream);
+    co_return ok;
+  }
+  if (!peer) log::info("{}: {}; dialback is allowed for {}", label_, peer.reason, remote_);
+  bool ok = co_await dialback(dialer, conn, stream);
   co_return ok;
 }
 
-asio::awaitable<bool> OutboundLink::negotiate(S2sConnection& conn) {
-  bool authenticated = false;
-  // At most three streams: before TLS, after TLS, after SASL (RFC 6120 §5.4.3.3, §6.4.6).
-  for (int stream = 0; stream < 3; ++stream) {
-    bool sent = co_await conn.write(s2s_stream_header(local_, remote_));
-    StreamEvent ev{Gone{}};
-    if (sent) ev = co_await conn.next();  // not inside ?: (GCC 12 miscompiles co_await there)
-    if (!std::holds_alternative<StreamOpened>(ev)) {
-      fail(describe(ev, conn.timed_out()));
-      co_return false;
-    }
-    ev = co_await conn.next();
-    const xml::Element* features = std::get_if<xml::Element>(&ev);
-    if (features == nullptr || !is_features(*features)) {
-      fail(describe(ev, conn.timed_out()));
-      co_return false;
-    }
-    if (!conn.tls()) {
-      if (features->find_child("starttls", kTlsNs) == nullptr) {
-        fail("the peer does not offer STARTTLS");
-        co_await conn.close("policy-violation", "this server requires TLS between servers");
-        co_return false;
-      }
-      co_await conn.write(std::string("<starttls xmlns='") + std::string(kTlsNs) + "'/>");
-      ev = co_await conn.next();
-      const xml::Element* proceed = std::get_if<xml::Element>(&ev);
-      if (proceed == nullptr || proceed->name() != "proceed") {
-        fail("STARTTLS refused: " + describe(ev, conn.timed_out()));
-        co_return false;
-      }
-      conn.restart_stream();
-      bool secured = co_await conn.handshake(false);
-      if (!secured) {
-        fail("TLS handshake failed");
-        co_return false;
-      }
-      continue;
-    }
-    if (authenticated) co_return true;  // the stream after SASL: ready for stanzas
-
-    // XEP-0178 §3: the receiving server's certificate must be valid for the remote domain.
-    CheckResult peer = authenticate_peer(conn.ssl(), remote_, nullptr, ChainPurpose::tls_server);
-    if (!peer) {
-      fail("its certificate does not prove it is " + remote_ + ": " + peer.reason);
-      co_await conn.close("not-authorized", "your certificate does not authenticate " + remote_);
-      co_return false;
-    }
-    if (!offers_mechanism(*features, "EXTERNAL")) {
-      fail("it does not offer SASL EXTERNAL to " + local_ +
-           " (it did not accept our certificate, and dialback is not enabled)");
-      co_await conn.close();
-      co_return false;
-    }
-    if (features->find_child("bidi", kBidiFeatureNs) != nullptr) {
-      // XEP-0288 §2.2: before authenticating; no answer comes.
-      co_await conn.write(std::string("<bidi xmlns='") + std::string(kBidiNs) + "'/>");
-      bidi_ = true;
-    }
-    // XEP-0178 §3 step 5: the authorization identity is our domain.
-    co_await conn.write(std::string("<auth xmlns='") + std::string(kSaslNs) + "' mechanism='EXTERNAL'>" +
-                        server::crypto::base64_encode(local_) + "</auth>");
-    ev = co_await conn.next();
-    const xml::Element* answer = std::get_if<xml::Element>(&ev);
-    if (answer == nullptr || answer->ns() != kSaslNs || answer->name() != "success") {
-      fail("SASL EXTERNAL failed: " + describe(ev, conn.timed_out()));
-      co_await conn.close();
-      co_return false;
-    }
-    authenticated = true;
-    conn.restart_stream();
+asio::awaitable<bool> OutboundLink::sasl_external(Dialer& dialer, S2sConnection& conn, const OpenedStream&) {
+  // XEP-0178 §3 step 5: the authorization identity is our domain.
+  co_await conn.write(std::string("<auth xmlns='") + std::string(kSaslNs) + "' mechanism='EXTERNAL'>" +
+                      server::crypto::base64_encode(local_) + "</auth>");
+  StreamEvent ev = co_await conn.next();
+  const xml::Element* answer = std::get_if<xml::Element>(&ev);
+  if (answer == nullptr || answer->ns() != kSaslNs || answer->name() != "success") {
+    dialer.fail("SASL EXTERNAL failed: " + describe(ev, conn.timed_out()));
+    co_await conn.close();
+    co_return false;
   }
-  fail("the stream negotiation did not finish");
-  co_return false;
+  conn.restart_stream();  // RFC 6120 §6.4.6
+  OpenedStream again = co_await dialer.open_stream(conn);
+  if (!again.ok) co_return false;
+  authenticated_by_ = "SASL EXTERNAL";
+  co_return true;
+}
+
+// XEP-0220 §2.1: our key for this stream of the receiving server; it asks our authoritative
+// server (us, or another process with the same secret) whether the key is right.
+asio::awaitable<bool> OutboundLink::dialback(Dialer& dialer, S2sConnection& conn, const OpenedStream& stream) {
+  if (stream.stream_id.empty()) {
+    dialer.fail("dialback needs the receiving server's stream id, and it sent none");
+    co_await conn.close("undefined-condition", "dialback needs a stream id");
+    co_return false;
+  }
+  std::string key = federation_.dialback_keys().generate(remote_, local_, stream.stream_id);
+  co_await conn.write(dialback_result_request(local_, remote_, key));
+  for (;;) {
+    StreamEvent ev = co_await conn.next();
+    const xml::Element* answer = std::get_if<xml::Element>(&ev);
+    if (answer == nullptr || is_stream_error(*answer)) {
+      dialer.fail("dialback failed: " + describe(ev, conn.timed_out()));
+      co_return false;
+    }
+    if (answer->name() != "result" || answer->ns() != kDialbackNs) continue;  // e.g. a <db:verify/> reply
+    // XEP-0220 §2.4: the answer for our domain pair.
+    if (answer->attr("from") != remote_ || answer->attr("to") != local_) continue;
+    if (answer->attr("type") == "valid") break;
+    dialer.fail("dialback refused (" + std::string(answer->attr("type").value_or("no type")) + ")");
+    co_await conn.close();
+    co_return false;
+  }
+  authenticated_by_ = "dialback";
+  co_return true;
 }
 
 asio::awaitable<void> OutboundLink::serve() {

@@ -17,7 +17,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -26,15 +25,15 @@
 #include <string>
 
 #include "federation/s2s_connection.hpp"
+#include "federation/s2s_dialer.hpp"
 #include "federation/s2s_protocol.hpp"
 #include "server/stanza.hpp"
 
 namespace parley::federation {
 
 class Federation;
-struct ResolvedCandidate;
 
-class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
+class OutboundLink final : public std::enable_shared_from_this<OutboundLink>, private Dialer::Step {
  public:
   /// A link that connects out.
   OutboundLink(Federation& federation, boost::asio::any_io_executor executor, std::string local, std::string remote);
@@ -51,9 +50,10 @@ class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
   static boost::asio::awaitable<void> keep_alive(std::shared_ptr<OutboundLink> self);
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> connect();
-  boost::asio::awaitable<bool> attempt(S2sConnection& conn, const ResolvedCandidate& candidate,
-                                       const boost::asio::ip::address& address);
-  boost::asio::awaitable<bool> negotiate(S2sConnection& conn);
+  // Dialer::Step: authenticate on the secured stream (SASL EXTERNAL, else dialback).
+  boost::asio::awaitable<bool> after_tls(Dialer& dialer, S2sConnection& conn, const OpenedStream& stream) override;
+  boost::asio::awaitable<bool> sasl_external(Dialer& dialer, S2sConnection& conn, const OpenedStream& stream);
+  boost::asio::awaitable<bool> dialback(Dialer& dialer, S2sConnection& conn, const OpenedStream& stream);
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> reader();
   boost::asio::awaitable<void> writer();
@@ -70,9 +70,11 @@ class OutboundLink final : public std::enable_shared_from_this<OutboundLink> {
   bool stopping_ = false;
   std::deque<server::Stanza> queue_;
   std::unique_ptr<S2sConnection> conn_;
+  Dialer* dialer_ = nullptr;   // while connecting
   boost::asio::steady_timer wake_;
   std::string failure_;        // why the last attempt failed, for logs and bounces
   bool failure_timeout_ = false;
+  std::string authenticated_by_;  // "SASL EXTERNAL" or "dialback", for the log
   bool adopted_ = false;       // the peer opened the connection (XEP-0288)
   bool bidi_ = false;          // the peer's stanzas arrive on this connection too
   std::optional<StanzaRefusal> refusal_;  // why the reader ends the stream

@@ -183,8 +183,9 @@ std::string describe(const StreamEvent& event, bool timed_out) {
   return "unexpected stream header from the peer";
 }
 
-std::string s2s_stream_header(std::string_view from, std::string_view to, std::string_view id) {
+std::string s2s_stream_header(std::string_view from, std::string_view to, std::string_view id, bool dialback) {
   xml::StreamHeader h;
+  if (dialback) h.extra_ns.emplace_back("db", std::string(kDialbackNs));
   h.content_ns = std::string(xml::kServerNs);
   h.from = std::string(from);
   h.to = std::string(to);

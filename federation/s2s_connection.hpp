@@ -99,7 +99,9 @@ class S2sConnection {
 /// closed the connection", "stream error from the peer: host-unknown", "unexpected <x/>".
 std::string describe(const StreamEvent& event, bool timed_out);
 
-/// <stream:stream xmlns='jabber:server' ...> with from, to, id and version 1.0.
-std::string s2s_stream_header(std::string_view from, std::string_view to, std::string_view id = {});
+/// <stream:stream xmlns='jabber:server' ...> with from, to, id and version 1.0; with
+/// `dialback`, also xmlns:db='jabber:server:dialback' (XEP-0220 §2.1).
+std::string s2s_stream_header(std::string_view from, std::string_view to, std::string_view id = {},
+                              bool dialback = false);
 
 }  // namespace parley::federation

@@ -1,6 +1,7 @@
 #include "federation/s2s_protocol.hpp"
 
 #include "server/crypto.hpp"
+#include "server/xml/serializer.hpp"
 
 namespace parley::federation {
 
@@ -50,6 +51,47 @@ ExternalOutcome check_external_auth(std::string_view payload, std::string_view c
   if (!claimed.empty() && (!claimed_jid || claimed_jid->domain() != jid->domain())) return {{}, "invalid-authzid"};
   return {std::string(jid->domain()), {}};
 }
+
+namespace {
+
+std::string dialback_element(std::string_view name, std::string_view from, std::string_view to,
+                             std::string_view id, std::string_view type, std::string_view key) {
+  std::string out = "<db:" + std::string(name) + " xmlns:db='" + std::string(kDialbackNs) + "'";
+  auto attr = [&out](std::string_view n, std::string_view v) {
+    out += " " + std::string(n) + "='";
+    xml::append_escaped_attr(out, v);
+    out += "'";
+  };
+  attr("from", from);
+  attr("to", to);
+  if (!id.empty()) attr("id", id);
+  if (!type.empty()) attr("type", type);
+  if (key.empty()) return out + "/>";
+  out += ">";
+  xml::append_escaped_text(out, key);
+  return out + "</db:" + std::string(name) + ">";
+}
+
+}  // namespace
+
+std::string dialback_result_request(std::string_view from, std::string_view to, std::string_view key) {
+  return dialback_element("result", from, to, {}, {}, key);
+}
+
+std::string dialback_result_answer(std::string_view from, std::string_view to, bool valid) {
+  return dialback_element("result", from, to, {}, valid ? "valid" : "invalid", {});
+}
+
+std::string dialback_verify_request(std::string_view from, std::string_view to, std::string_view id,
+                                    std::string_view key) {
+  return dialback_element("verify", from, to, id, {}, key);
+}
+
+std::string dialback_verify_answer(std::string_view from, std::string_view to, std::string_view id, bool valid) {
+  return dialback_element("verify", from, to, id, valid ? "valid" : "invalid", {});
+}
+
+bool is_dialback(const xml::Element& e, std::string_view name) { return e.ns() == kDialbackNs && e.name() == name; }
 
 std::optional<StanzaRefusal> check_inbound_stanza(const server::Stanza& st, std::string_view authenticated,
                                                   const std::function<bool(std::string_view)>& is_local) {

@@ -20,6 +20,10 @@ namespace parley::federation {
 
 inline constexpr std::string_view kTlsNs = "urn:ietf:params:xml:ns:xmpp-tls";
 inline constexpr std::string_view kSaslNs = "urn:ietf:params:xml:ns:xmpp-sasl";
+/// XEP-0220: the dialback namespace (prefix "db") and its stream feature.
+inline constexpr std::string_view kDialbackNs = "jabber:server:dialback";
+inline constexpr std::string_view kDialbackFeatureNs = "urn:xmpp:features:dialback";
+
 /// XEP-0288: the feature a receiving server offers, and the request that enables it.
 inline constexpr std::string_view kBidiFeature = "<bidi xmlns='urn:xmpp:features:bidi'/>";
 inline constexpr std::string_view kBidiFeatureNs = "urn:xmpp:features:bidi";
@@ -49,6 +53,18 @@ struct ExternalOutcome {
   std::string_view failure;  ///< e.g. "invalid-authzid", "incorrect-encoding"
 };
 ExternalOutcome check_external_auth(std::string_view payload, std::string_view claimed);
+
+/// XEP-0220 elements, written with the customary "db" prefix (declared on the element):
+/// the Originating Server's request <db:result from to>KEY</db:result> (§2.1.2), the
+/// Receiving Server's verdict <db:result type='valid|invalid'/> (§2.4), and the verify
+/// request and answer between Receiving and Authoritative Server, tied by 'id' (§2.3, §2.4).
+std::string dialback_result_request(std::string_view from, std::string_view to, std::string_view key);
+std::string dialback_result_answer(std::string_view from, std::string_view to, bool valid);
+std::string dialback_verify_request(std::string_view from, std::string_view to, std::string_view id,
+                                    std::string_view key);
+std::string dialback_verify_answer(std::string_view from, std::string_view to, std::string_view id, bool valid);
+/// <db:result/> or <db:verify/> (name "result" or "verify").
+bool is_dialback(const server::xml::Element& e, std::string_view name);
 
 /// A stanza an authenticated peer sent: nullopt when it may be routed, else the stream
 /// error condition to close with, and the reason. `authenticated` is the peer's domain;

@@ -487,13 +487,15 @@ void read_limits(const Section& root, Config& config) {
 
 void read_federation(const Section& root, Config& config) {
   Section s = sub_section(root, "federation", {"enabled", "routes", "allow", "deny", "connect_timeout",
-                                               "negotiation_timeout", "idle_timeout"});
+                                               "negotiation_timeout", "idle_timeout", "dialback",
+                                               "dialback_peers"});
   FederationSection& f = config.federation;
   f.enabled = s.boolean("enabled").value_or(true);
   f.connect_timeout = std::chrono::seconds(s.integer("connect_timeout", 1, 600).value_or(30));
   f.negotiation_timeout = std::chrono::seconds(s.integer("negotiation_timeout", 1, 600).value_or(30));
   f.idle_timeout = std::chrono::seconds(s.integer("idle_timeout", 10, 86400 * 7).value_or(600));
-  for (const char* key : {"allow", "deny"}) {
+  f.dialback = s.boolean("dialback").value_or(false);
+  for (const char* key : {"allow", "deny", "dialback_peers"}) {
     std::vector<std::string> domains = read_strings(s, key);
     for (std::size_t i = 0; i < domains.size(); ++i) {
       std::string why;
@@ -502,7 +504,8 @@ void read_federation(const Section& root, Config& config) {
         s.reader().fail(s.find(key)->as_array()->get(i)->source(),
                         fmt::format("'{}' is not a valid domain name: {}", index_path(s.path_of(key), i), why));
       }
-      (std::string_view(key) == "allow" ? f.allow : f.deny).push_back(std::move(domain));
+      std::string_view k(key);
+      (k == "allow" ? f.allow : k == "deny" ? f.deny : f.dialback_peers).push_back(std::move(domain));
     }
   }
   const toml::table* routes = s.table("routes");
@@ -539,6 +542,11 @@ bool FederationSection::permits(std::string_view domain) const {
   };
   if (listed(deny)) return false;
   return allow.empty() || listed(allow);
+}
+
+bool FederationSection::dialback_allowed(std::string_view domain) const {
+  if (!permits(domain)) return false;
+  return dialback || std::find(dialback_peers.begin(), dialback_peers.end(), domain) != dialback_peers.end();
 }
 
 std::string_view to_string(ListenType type) {

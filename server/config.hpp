@@ -140,9 +140,15 @@ struct FederationSection {
   /// Each negotiation step of an inbound stream, and silence on an established link.
   std::chrono::seconds negotiation_timeout{30};
   std::chrono::seconds idle_timeout{600};
+  /// Server dialback (XEP-0220) for peers without a certificate that proves their domain:
+  /// with every domain when true, else only with those in dialback_peers.
+  bool dialback = false;
+  std::vector<std::string> dialback_peers;
 
   /// Whether stanzas may flow between this server and `domain` (normalized), by allow/deny.
   bool permits(std::string_view domain) const;
+  /// Whether a link with `domain` may be authenticated by dialback.
+  bool dialback_allowed(std::string_view domain) const;
 };
 
 struct Config {

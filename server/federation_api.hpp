@@ -14,6 +14,7 @@
 
 namespace parley::server {
 
+class ServerSecret;
 namespace router {
 class Router;
 }
@@ -28,6 +29,7 @@ struct FederationContext {
   router::Router& router;
   net::TlsContexts& tls;
   net::IoPool& io;
+  const ServerSecret& secret;  ///< dialback keys are derived from it
 };
 
 /// The running federation. Thread-safe.

@@ -20,7 +20,7 @@ struct Server::Listener {
 };
 
 Server::Server(const Config& config, const ModuleRegistry& registry, storage::Database& db,
-               AccountStore& accounts)
+               AccountStore& accounts, const ServerSecret& secret)
     : config_(config),
       io_(config.server.threads),
       runner_(db, static_cast<std::size_t>(config.database.pool_size)),
@@ -43,7 +43,7 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
     }
   }
   if (config.federation.enabled && registry.federation() != nullptr) {
-    FederationContext context{config, router_, tls_, io_};
+    FederationContext context{config, router_, tls_, io_, secret};
     federation_ = registry.federation()(context);
   }
 }

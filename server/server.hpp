@@ -15,6 +15,7 @@
 #include "server/net/io_pool.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
+#include "server/server_secret.hpp"
 #include "storage/runner.hpp"
 
 namespace parley::server {
@@ -24,7 +25,7 @@ class Server {
   /// Loads certificates and starts every host's modules. Throws on a bad certificate or an
   /// unknown module (naming it).
   Server(const Config& config, const ModuleRegistry& registry, storage::Database& db,
-         AccountStore& accounts);
+         AccountStore& accounts, const ServerSecret& secret);
   ~Server();
 
   /// Binds every listener and starts the threads. Throws if an address cannot be bound.

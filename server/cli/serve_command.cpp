@@ -37,7 +37,7 @@ int serve_command(Deployment& deployment) {
   check_modules(config, deployment.registry());
   deployment.ensure_dev_certificates();
   AccountStore& accounts = deployment.accounts();  // opens the database and migrates it
-  Server server(config, deployment.registry(), deployment.database(), accounts);
+  Server server(config, deployment.registry(), deployment.database(), accounts, deployment.secret());
   server.start();
   log::info("parley {} ready: {} host(s), database {}", PARLEY_VERSION, config.hosts.size(),
             config.database.url ? "from [database] url"

@@ -210,20 +210,39 @@ TEST(Federation, OfflineMessageFromARemoteSender) {
 
 // b.test's address answers with a certificate for x.test: a.test refuses the link, and
 // alice learns why. x.test serves b.test with only its [tls] certificate (for x.test).
-TEST(Federation, APeerWhoseCertificateNamesAnotherDomainIsRefused) {
+// a.test, and x.test serving b.test with only its own certificate (for x.test), each with a
+// route to the other; alice@a.test and carol@b.test logged in.
+struct ImpostorPair {
+  explicit ImpostorPair(std::string a_extra = {})
+      : a_port(free_port()),
+        x_port(free_port()),
+        x(x_options(ca, x_port, a_port)),
+        a(server_options(ca, {"a.test"}, a_port, a_extra + "[federation.routes]\n" + route("b.test", x_port))) {
+    a.add_user("alice@a.test", "alice-pw");
+    x.add_user("carol@b.test", "carol-pw");
+    alice = a.login("alice", "alice-pw", "phone", "a.test");
+    auto carol_options = x.client(false, "b.test");
+    carol_options.tls_name = "x.test";  // x.test serves b.test with its own certificate
+    carol = std::make_unique<XmppClient>(carol_options);
+    if (carol->login("carol", "carol-pw", "desk").empty()) throw std::runtime_error("login of carol failed");
+  }
+  static TestServerOptions x_options(const SharedCa& ca, std::uint16_t x_port, std::uint16_t a_port) {
+    auto o = server_options(ca, {"x.test", "b.test"}, x_port, "[federation.routes]\n" + route("a.test", a_port));
+    o.one_certificate = true;
+    return o;
+  }
+
   SharedCa ca;
-  std::uint16_t a_port = free_port(), x_port = free_port();
-  auto x_options = server_options(ca, {"x.test", "b.test"}, x_port, "[federation.routes]\n" + route("a.test", a_port));
-  x_options.one_certificate = true;
-  TestServer x(x_options);
-  TestServer a(server_options(ca, {"a.test"}, a_port, "[federation.routes]\n" + route("b.test", x_port)));
-  a.add_user("alice@a.test", "alice-pw");
-  x.add_user("carol@b.test", "carol-pw");
-  auto alice = a.login("alice", "alice-pw", "phone", "a.test");
-  auto carol_options = x.client(false, "b.test");
-  carol_options.tls_name = "x.test";  // x.test serves b.test with its own certificate
-  auto carol = std::make_unique<XmppClient>(carol_options);
-  ASSERT_FALSE(carol->login("carol", "carol-pw", "desk").empty());
+  std::uint16_t a_port, x_port;
+  TestServer x, a;
+  std::unique_ptr<XmppClient> alice, carol;
+};
+
+TEST(Federation, APeerWhoseCertificateNamesAnotherDomainIsRefused) {
+  ImpostorPair t;
+  auto& alice = t.alice;
+  auto& carol = t.carol;
+  auto& a = t.a;
 
   // Outbound: a.test checks the certificate of "b.test" and gives up.
   alice->send("<message to='carol@b.test' type='chat' id='c1'><body>are you b.test?</body></message>");
@@ -242,6 +261,60 @@ TEST(Federation, APeerWhoseCertificateNamesAnotherDomainIsRefused) {
   EXPECT_NE(error_text(*refused).find("not-authorized"), std::string::npos) << error_text(*refused);
   EXPECT_FALSE(alice->receive_named("message", 1s));
   EXPECT_NE(a.process().stderr_text().find("your certificate does not authenticate b.test"), std::string::npos);
+}
+
+// The same servers as above, but a.test allows dialback (XEP-0220) for b.test: a.test
+// cannot trust x.test's certificate for b.test, so it proves itself with a dialback key,
+// which x.test has confirmed by a.test's authoritative server (a.test itself, over a
+// second connection). Then both directions work over the one connection (XEP-0288).
+TEST(Federation, DialbackWhereAllowed) {
+  ImpostorPair t("dialback_peers = [\"b.test\"]\n");
+  auto& alice = t.alice;
+  auto& carol = t.carol;
+  auto& a = t.a;
+  auto& x = t.x;
+
+  alice->send("<message to='carol@b.test/desk' type='chat' id='d1'><body>by dialback</body></message>");
+  auto m = carol->receive_named("message", 20s);
+  ASSERT_TRUE(m) << a.process().stderr_text() << "\n---\n" << x.process().stderr_text();
+  EXPECT_EQ(m->attr("from"), "alice@a.test/phone");
+  EXPECT_EQ(body(*m), "by dialback");
+  carol->send("<message to='alice@a.test/phone' type='chat' id='d2'><body>and back</body></message>");
+  auto r = alice->receive_named("message", 20s);
+  ASSERT_TRUE(r) << a.process().stderr_text() << "\n---\n" << x.process().stderr_text();
+  EXPECT_EQ(body(*r), "and back");
+
+  const std::string& a_log = a.process().stderr_text();
+  const std::string& x_log = x.process().stderr_text();
+  EXPECT_NE(a_log.find("s2s a.test -> b.test: authenticated with dialback"), std::string::npos) << a_log;
+  EXPECT_NE(a_log.find("dialback verify for a.test -> b.test: valid"), std::string::npos) << a_log;
+  EXPECT_NE(x_log.find("authenticated as a.test with dialback"), std::string::npos) << x_log;
+}
+
+// A peer that claims a.test with a key a.test never made is refused: b.test asks a.test,
+// which says the key is invalid.
+TEST(Federation, AForgedDialbackKeyIsRefused) {
+  TwoDomains t("", "dialback_peers = [\"a.test\"]\n");
+  ClientOptions o;
+  o.port = t.b_port;
+  o.domain = "b.test";
+  o.ca_file = t.ca.dir() + "/ca.pem";
+  o.server_from = "a.test";
+  o.certificate = t.ca.dir() + "/c.test.pem";  // not a.test's
+  o.private_key = t.ca.dir() + "/c.test.key";
+  XmppClient peer(o);
+  auto features = peer.connect_tls();
+  ASSERT_TRUE(features);
+  EXPECT_NE(features->find_child("dialback", "urn:xmpp:features:dialback"), nullptr);
+  EXPECT_EQ(features->find_child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl"), nullptr);
+  peer.send("<db:result xmlns:db='jabber:server:dialback' from='a.test' to='b.test'>"
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef</db:result>");
+  auto verdict = peer.receive(20s);
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->name(), "result");
+  EXPECT_EQ(verdict->attr("type"), "invalid");
+  EXPECT_TRUE(peer.wait_closed(10s));
+  EXPECT_NE(t.a.process().stderr_text().find("dialback verify for a.test -> b.test: invalid"), std::string::npos);
 }
 
 // A raw peer with a certificate for c.test, speaking s2s by hand.

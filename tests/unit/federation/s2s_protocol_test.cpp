@@ -111,6 +111,20 @@ TEST(ServerNamespace, StanzasFromPeersJoinTheClientNamespace) {
             "<message to='bob@b.test'><body>hi &amp; bye</body><x xmlns='urn:example'><inner xmlns='jabber:client'/></x></message>");
 }
 
+TEST(Dialback, ElementsCarryTheirPrefixAndEscapedValues) {
+  EXPECT_EQ(dialback_result_request("a.test", "b.test", "abc"),
+            "<db:result xmlns:db='jabber:server:dialback' from='a.test' to='b.test'>abc</db:result>");
+  EXPECT_EQ(dialback_result_answer("b.test", "a.test", true),
+            "<db:result xmlns:db='jabber:server:dialback' from='b.test' to='a.test' type='valid'/>");
+  EXPECT_EQ(dialback_verify_request("b.test", "a.test", "i'd", "k<"),
+            "<db:verify xmlns:db='jabber:server:dialback' from='b.test' to='a.test' id='i&apos;d'>k&lt;</db:verify>");
+  Element answer = parse(dialback_verify_answer("a.test", "b.test", "s1", false));
+  EXPECT_TRUE(is_dialback(answer, "verify"));
+  EXPECT_FALSE(is_dialback(answer, "result"));
+  EXPECT_EQ(answer.attr("type"), "invalid");
+  EXPECT_EQ(answer.attr("id"), "s1");
+}
+
 TEST(Features, MechanismsAndErrors) {
   Element features = parse(
       "<stream:features>"

@@ -417,6 +417,15 @@ TEST(Config, FederationAccessAndTimeouts) {
   EXPECT_FALSE(c.federation.permits("other.example"));  // a closed federation
   EXPECT_FALSE(c.federation.permits("x.partner.example"));
 
+  EXPECT_FALSE(c.federation.dialback_allowed("partner.example"));  // off by default
+
+  Config dialback = parse("[federation]\ndialback_peers = [\"Legacy.Example\"]\ndeny = [\"spam.example\"]\n");
+  EXPECT_TRUE(dialback.federation.dialback_allowed("legacy.example"));
+  EXPECT_FALSE(dialback.federation.dialback_allowed("other.example"));
+  Config everyone = parse("[federation]\ndialback = true\ndeny = [\"spam.example\"]\n");
+  EXPECT_TRUE(everyone.federation.dialback_allowed("other.example"));
+  EXPECT_FALSE(everyone.federation.dialback_allowed("spam.example"));  // deny still wins
+
   Config open = parse("[federation]\ndeny = [\"spam.example\"]\n");
   EXPECT_TRUE(open.federation.permits("anyone.example"));
   EXPECT_FALSE(open.federation.permits("spam.example"));
