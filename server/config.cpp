@@ -474,12 +474,15 @@ void read_hosts(const Section& root, Config& config) {
 
 void read_limits(const Section& root, Config& config) {
   Section s = sub_section(root, "limits", {"negotiation_timeout", "idle_timeout", "max_stanza_bytes",
-                                           "write_queue_bytes", "auth_attempts"});
+                                           "max_depth", "max_attributes", "write_queue_bytes",
+                                           "auth_attempts"});
   LimitsSection& l = config.limits;
   l.negotiation_timeout = std::chrono::seconds(s.integer("negotiation_timeout", 1, 3600).value_or(30));
   l.idle_timeout = std::chrono::seconds(s.integer("idle_timeout", 10, 86400 * 7).value_or(900));
   l.max_stanza_bytes = static_cast<std::size_t>(
       s.integer("max_stanza_bytes", 1024, 64 * 1024 * 1024).value_or(256 * 1024));
+  l.max_depth = static_cast<std::size_t>(s.integer("max_depth", 8, 1024).value_or(64));
+  l.max_attributes = static_cast<std::size_t>(s.integer("max_attributes", 8, 1024).value_or(64));
   l.write_queue_bytes = static_cast<std::size_t>(
       s.integer("write_queue_bytes", 16 * 1024, 1024 * 1024 * 1024).value_or(1024 * 1024));
   l.auth_attempts = static_cast<int>(s.integer("auth_attempts", 1, 100).value_or(3));

@@ -122,6 +122,8 @@ struct LimitsSection {
   std::chrono::seconds negotiation_timeout{30};  ///< each step before a resource is bound
   std::chrono::seconds idle_timeout{900};        ///< silence from a bound client
   std::size_t max_stanza_bytes = 256 * 1024;     ///< larger: <policy-violation/>
+  std::size_t max_depth = 64;                    ///< element levels in a stanza; deeper: <policy-violation/>
+  std::size_t max_attributes = 64;               ///< per element; more: <policy-violation/>
   std::size_t write_queue_bytes = 1024 * 1024;   ///< queued output before disconnecting
   int auth_attempts = 3;                         ///< failed SASL exchanges per connection
 };

@@ -21,6 +21,12 @@
 //
 // Threads: handlers run on the thread of the connection that routed the stanza, possibly on
 // several threads at once. Module state shared between stanzas must be thread-safe.
+//
+// Installed: this header, the ones it includes (config, stanza, jid, xml/element) and log.hpp
+// are installed under include/parley/ and compile on their own (tests/plugin/
+// installed_api_test.sh). The storage and the account store are only declared here: their
+// definitions (storage/runner.hpp, server/accounts.hpp) belong to the core and are not
+// installed, so they are available to built-in modules only.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -30,7 +36,6 @@
 #include <string_view>
 #include <vector>
 
-#include "server/accounts.hpp"
 #include "server/config.hpp"
 #include "server/stanza.hpp"
 
@@ -39,6 +44,8 @@ class Runner;
 }
 
 namespace parley::server {
+
+class AccountStore;
 
 /// What a handler tells the router (documented like Envoy's FilterStatus).
 enum class Verdict {
@@ -141,9 +148,10 @@ class HostContext {
 
   virtual Sessions& sessions() = 0;
   /// The database, for `co_await storage().run(...)` from coroutine handlers. Register
-  /// prepared statements with storage().database().prepare(name, sql) in start().
+  /// prepared statements with storage().database().prepare(name, sql) in start();
+  /// storage/runner.hpp.
   virtual storage::Runner& storage() = 0;
-  /// The accounts (blocking calls: use them through storage().execute(...)).
+  /// The accounts (blocking calls: use them through storage().execute(...)); server/accounts.hpp.
   virtual AccountStore& accounts() = 0;
   /// An executor for the module's timers.
   virtual boost::asio::any_io_executor executor() = 0;

@@ -32,6 +32,8 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
   c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;
   c2s_.limits.auth_attempts = config.limits.auth_attempts;
   c2s_.limits.parser.max_stanza_bytes = config.limits.max_stanza_bytes;
+  c2s_.limits.parser.max_depth = config.limits.max_depth;
+  c2s_.limits.parser.max_attributes = config.limits.max_attributes;
   for (const auto& host : config.hosts) {
     auto& h = router_.add_host(host.domain);
     for (const auto& name : host.modules) {

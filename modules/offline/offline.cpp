@@ -10,6 +10,7 @@
 #include "modules/offline/offline.hpp"
 #include "modules/offline/offline_rules.hpp"
 #include "modules/offline/offline_store.hpp"
+#include "server/accounts.hpp"
 #include "server/log.hpp"
 #include "storage/runner.hpp"
 

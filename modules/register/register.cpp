@@ -7,6 +7,7 @@
 
 #include "modules/register/rate_limiter.hpp"
 #include "modules/register/register.hpp"
+#include "server/accounts.hpp"
 #include "server/log.hpp"
 #include "storage/runner.hpp"
 

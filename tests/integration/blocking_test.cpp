@@ -400,3 +400,73 @@ TEST(BlockingPresence, ABlockedSubscriberSeesUnavailableAndUnblockingRestoresPre
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// The bodies of the messages in the caller's archive (XEP-0313 §4: a query without a form
+// asks for everything), in archive order; nullopt if the query failed.
+std::optional<std::vector<std::string>> archived_bodies(XmppClient& c, const std::string& qid) {
+  c.send("<iq type='set' id='" + qid + "'><query xmlns='urn:xmpp:mam:2' queryid='" + qid + "'/></iq>");
+  std::vector<std::string> bodies;
+  for (;;) {
+    auto e = c.receive(10s);
+    if (!e) return std::nullopt;
+    if (e->name() == "iq" && e->attr("id") == qid) {
+      if (e->attr("type") != "result") return std::nullopt;
+      return bodies;
+    }
+    auto* result = e->name() == "message" ? e->find_child("result", "urn:xmpp:mam:2") : nullptr;
+    if (result == nullptr || result->attr("queryid") != qid) continue;
+    auto* forwarded = result->find_child("forwarded", "urn:xmpp:forward:0");
+    auto* inner = forwarded ? forwarded->find_child("message", "jabber:client") : nullptr;
+    bodies.push_back(inner ? body(*inner) : "(no message)");
+  }
+}
+
+// XEP-0191 §3.3: a message from a blocked JID is not delivered, and so not archived either
+// (the blocking filter runs above mam's handler, priority 100 > 50). Nor is what the user
+// tries to send to the blocked JID, refused before mam's pre-message handler.
+TEST(BlockingArchive, BlockedMessagesAreNotArchived) {
+  TestServerOptions opts;
+  opts.modules = {"message", "blocking", "mam", "disco", "ping"};
+  TestServer server(opts);
+  for (const char* user : {"alice", "bob", "carol"}) server.add_user(std::string(user) + "@localhost", "pw");
+  auto alice = server.login("alice", "pw", "desk");
+  auto bob = server.login("bob", "pw", "phone");
+  auto carol = server.login("carol", "pw", "home");
+  bob->send("<presence/>");
+  change(*bob, "block", {"alice@localhost"});
+
+  // alice sends bob a message: she gets service-unavailable, as if bob were offline, and
+  // learns nothing of the block (§3.3).
+  alice->send("<message to='bob@localhost' type='chat' id='a1'><body>from-blocked-alice</body></message>");
+  auto bounced = alice->receive_named("message");
+  ASSERT_TRUE(bounced.has_value());
+  EXPECT_EQ(bounced->attr("id"), "a1");
+  EXPECT_EQ(error_condition(*bounced), "service-unavailable");
+  EXPECT_FALSE(says_blocked(*bounced));
+
+  // bob writes to alice: not-acceptable with <blocked/> (§3.3).
+  bob->send("<message to='alice@localhost' type='chat' id='b1'><body>to-blocked-alice</body></message>");
+  auto refused = bob->receive_named("message");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->attr("id"), "b1");
+  EXPECT_EQ(error_condition(*refused), "not-acceptable");
+  EXPECT_TRUE(says_blocked(*refused));
+
+  // carol is not blocked: her message, sent last, is delivered and archived, so the archive
+  // is working and holds everything archived before it.
+  carol->send("<message to='bob@localhost' type='chat' id='c1'><body>from-carol</body></message>");
+  auto delivered = bob->receive_named("message");
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->attr("id"), "c1");
+
+  auto archive = archived_bodies(*bob, "mam1");
+  ASSERT_TRUE(archive.has_value()) << "bob's archive query failed";
+  EXPECT_EQ(*archive, std::vector<std::string>{"from-carol"});
+  for (const auto& e : drain(*bob)) ADD_FAILURE() << "bob received a " << e.name() << " " << e.attr("id").value_or("");
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -1,6 +1,7 @@
 // The [limits] of client connections, observed from outside: slow negotiation times out, a
 // client that stops reading is cut off once its queue passes the bound, and the server's
-// memory stays flat meanwhile.
+// memory stays flat meanwhile; stanzas nested too deeply or with too many attributes end
+// the stream.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -69,6 +70,78 @@ TEST_F(C2sLimits, AClientThatStopsReadingIsDisconnectedAndMemoryStaysFlat) {
   EXPECT_TRUE(bounced) << "bob's session was not ended; alice: " << alice->stream_error() << "\n" << server_.process().stderr_text();
   EXPECT_NE(server_.process().stderr_text().find("output queue over"), std::string::npos);
   EXPECT_LT(peak - before, 64 * 1024) << "server RSS grew by " << (peak - before) << " KiB";
+}
+
+// The parser's bounds from [limits]: max_depth and max_attributes set far below their
+// default (64), so the stanzas refused here would pass if the settings did not reach the
+// parser. Exceeding either is "local service policy" (RFC 6120 §4.9.3.14: policy-violation).
+class C2sParserLimits : public ::testing::Test {
+ protected:
+  static TestServerOptions options() {
+    TestServerOptions o;
+    o.extra_config = "[limits]\nmax_depth = 8\nmax_attributes = 8\n";
+    return o;
+  }
+  void SetUp() override {
+    server_.add_user("alice@localhost", "pw");
+    server_.add_user("bob@localhost", "pw");
+    alice_ = server_.login("alice", "pw", "desk");
+    bob_ = server_.login("bob", "pw", "phone");
+  }
+  // Bob is still served after alice's stream ended, and got nothing of what she sent last.
+  void expect_bob_unaffected() {
+    bob_->send("<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    for (;;) {
+      auto e = bob_->receive();
+      ASSERT_TRUE(e) << "bob got no answer to a ping";
+      if (e->name() == "iq" && e->attr("id") == "alive") {
+        EXPECT_EQ(e->attr("type"), "result");
+        return;
+      }
+      ADD_FAILURE() << "bob received a " << e->name() << " " << e->attr("id").value_or("");
+    }
+  }
+
+  TestServer server_{options()};
+  std::unique_ptr<XmppClient> alice_, bob_;
+};
+
+// A message to bob whose element levels, the <message/> itself included, number `depth`.
+std::string nested_message(const std::string& id, int depth) {
+  std::string open, close;
+  for (int level = 2; level <= depth; ++level) {
+    open += level == 2 ? "<n xmlns='urn:example:nest'>" : "<n>";
+    close = "</n>" + close;
+  }
+  return "<message to='bob@localhost/phone' id='" + id + "'>" + open + close + "</message>";
+}
+
+TEST_F(C2sParserLimits, AStanzaNestedDeeperThanMaxDepthIsAPolicyViolation) {
+  for (int depth : {5, 8}) {  // within the bound, the bound itself included
+    std::string id = "depth" + std::to_string(depth);
+    alice_->send(nested_message(id, depth));
+    auto m = bob_->receive_named("message");
+    ASSERT_TRUE(m) << "a message " << depth << " levels deep was not delivered: " << alice_->stream_error();
+    EXPECT_EQ(m->attr("id"), id);
+  }
+  alice_->send(nested_message("depth9", 9));
+  EXPECT_TRUE(alice_->wait_closed());
+  EXPECT_EQ(alice_->stream_error(), "policy-violation");
+  expect_bob_unaffected();
+}
+
+TEST_F(C2sParserLimits, AnElementWithMoreThanMaxAttributesIsAPolicyViolation) {
+  // Namespace declarations count as attributes: xmlns and a1..a7 are eight.
+  std::string attrs = "xmlns='urn:example:attrs'";
+  for (int i = 1; i <= 7; ++i) attrs += " a" + std::to_string(i) + "='" + std::to_string(i) + "'";
+  alice_->send("<message to='bob@localhost/phone' id='eight'><x " + attrs + "/></message>");
+  auto m = bob_->receive_named("message");
+  ASSERT_TRUE(m) << "eight attributes were refused: " << alice_->stream_error();
+  EXPECT_EQ(m->attr("id"), "eight");
+  alice_->send("<message to='bob@localhost/phone' id='nine'><x " + attrs + " a8='8'/></message>");
+  EXPECT_TRUE(alice_->wait_closed());
+  EXPECT_EQ(alice_->stream_error(), "policy-violation");
+  expect_bob_unaffected();
 }
 
 }  // namespace

@@ -614,5 +614,29 @@ TEST(ConfigLimits, DefaultsAndValues) {
   }
 }
 
+// The parser's nesting and attribute bounds (server/xml/stream_parser.hpp, StreamLimits).
+TEST(ConfigLimits, MaxDepthAndMaxAttributes) {
+  auto d = parse_config("", "t.toml", "/base");
+  EXPECT_EQ(d.limits.max_depth, 64u);
+  EXPECT_EQ(d.limits.max_attributes, 64u);
+  auto c = parse_config("[limits]\nmax_depth = 8\nmax_attributes = 1024\n", "t.toml", "/base");
+  EXPECT_EQ(c.limits.max_depth, 8u);
+  EXPECT_EQ(c.limits.max_attributes, 1024u);
+  auto e = parse_config("[limits]\nmax_depth = 1024\nmax_attributes = 8\n", "t.toml", "/base");
+  EXPECT_EQ(e.limits.max_depth, 1024u);
+  EXPECT_EQ(e.limits.max_attributes, 8u);
+
+  EXPECT_EQ(error_of("[limits]\nmax_depth = 7\n"),
+            "t.toml:2:13: 'limits.max_depth' must be between 8 and 1024, not 7");
+  EXPECT_EQ(error_of("[limits]\nidle_timeout = 60\nmax_depth = 1025\n"),
+            "t.toml:3:13: 'limits.max_depth' must be between 8 and 1024, not 1025");
+  EXPECT_EQ(error_of("[limits]\nmax_attributes = 7\n"),
+            "t.toml:2:18: 'limits.max_attributes' must be between 8 and 1024, not 7");
+  EXPECT_EQ(error_of("[limits]\nmax_attributes = 1025\n"),
+            "t.toml:2:18: 'limits.max_attributes' must be between 8 and 1024, not 1025");
+  EXPECT_THAT(error_of("[limits]\nmax_depth = \"deep\"\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("'limits.max_depth'")));
+}
+
 }  // namespace
 }  // namespace parley::server
