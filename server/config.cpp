@@ -341,11 +341,15 @@ void read_security(const Section& root, Config& config) {
 }
 
 void read_tls(const Section& root, Config& config) {
-  Section s = sub_section(root, "tls", {"certificate", "private_key", "ca_file"});
+  Section s = sub_section(root, "tls", {"certificate", "private_key", "ca_file", "ticket_key_lifetime",
+                                       "session_cache_size"});
   s.require_together("certificate", "private_key");
   config.tls.certificate = s.path("certificate");
   config.tls.private_key = s.path("private_key");
   config.tls.ca_file = s.path("ca_file");
+  config.tls.ticket_key_lifetime =
+      std::chrono::seconds(s.integer("ticket_key_lifetime", 60, 7 * 86400).value_or(3600));
+  config.tls.session_cache_size = static_cast<std::size_t>(s.integer("session_cache_size", 0, 10'000'000).value_or(20000));
 }
 
 void read_listeners(const Section& root, Config& config) {

@@ -92,6 +92,10 @@ struct TlsSection {
   std::optional<std::filesystem::path> certificate;  ///< PEM chain
   std::optional<std::filesystem::path> private_key;  ///< PEM key
   std::optional<std::filesystem::path> ca_file;      ///< trust anchors; unset = system store
+  /// Session tickets: how long a ticket key encrypts new tickets; tickets under it resume for
+  /// one more period, then it is wiped. Also the lifetime of a cached session.
+  std::chrono::seconds ticket_key_lifetime{3600};
+  std::size_t session_cache_size = 20000;            ///< TLS sessions kept for resumption by ID
 };
 
 enum class ListenType { c2s, c2s_tls, s2s, s2s_tls, http };

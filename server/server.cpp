@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
@@ -89,7 +90,28 @@ void Server::start() {
     log::info("listening for {} on {}:{}", to_string(l->section.type), ep.address().to_string(), ep.port());
     asio::co_spawn(io_.first(), accept_loop(*l), asio::detached);
   }
+  housekeeping_ = std::make_unique<asio::steady_timer>(io_.first());
+  asio::co_spawn(io_.first(), tls_housekeeping(), asio::detached);
   io_.start();
+}
+
+// Rotates the session-ticket keys every [tls] ticket_key_lifetime and purges expired
+// sessions from the caches every minute (or every lifetime, if shorter).
+asio::awaitable<void> Server::tls_housekeeping() {
+  const auto lifetime = config_.tls.ticket_key_lifetime;
+  const auto tick = std::min<std::chrono::steady_clock::duration>(lifetime, std::chrono::minutes(1));
+  auto next_rotation = std::chrono::steady_clock::now() + lifetime;
+  for (;;) {
+    housekeeping_->expires_after(tick);
+    auto [ec] = co_await housekeeping_->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted) co_return;
+    tls_.flush_expired_sessions();
+    if (std::chrono::steady_clock::now() >= next_rotation) {
+      tls_.rotate_ticket_keys();
+      next_rotation += lifetime;
+      log::debug("TLS session-ticket keys rotated");
+    }
+  }
 }
 
 asio::awaitable<void> Server::accept_loop(Listener& l) {
@@ -145,6 +167,9 @@ void Server::stop(std::chrono::milliseconds grace) {
   auto until = std::chrono::steady_clock::now() + grace;
   while (busy() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (housekeeping_) {
+    asio::post(housekeeping_->get_executor(), [t = housekeeping_.get()] { t->cancel(); });
   }
   io_.stop();
   federation_.reset();

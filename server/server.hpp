@@ -4,6 +4,7 @@
 // stop() shuts down gracefully (every client gets <system-shutdown/>, bounded in time).
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <vector>
 
@@ -39,6 +40,7 @@ class Server {
  private:
   struct Listener;
   boost::asio::awaitable<void> accept_loop(Listener& listener);
+  boost::asio::awaitable<void> tls_housekeeping();
   void accept(Listener& listener, boost::asio::ip::tcp::socket socket);
 
   const Config& config_;
@@ -51,6 +53,7 @@ class Server {
   std::unique_ptr<FederationService> federation_;  // null when disabled
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
+  std::unique_ptr<boost::asio::steady_timer> housekeeping_;
 };
 
 }  // namespace parley::server

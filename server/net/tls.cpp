@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <ctime>
 #include <stdexcept>
 
 namespace asio = boost::asio;
@@ -43,14 +44,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// The policy of every context; resumption is off here and enabled for the server contexts
+// only (enable_resumption): outbound s2s links keep no sessions.
 void apply_policy(SSL_CTX* c) {
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-  // No TLS 1.3 tickets either: OpenSSL would issue stateful ones it cannot honour with the
-  // cache off, and every client would try them in vain. (Resumption comes with rotating
-  // in-memory ticket keys.)
   SSL_CTX_set_num_tickets(c, 0);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(c, kGroups) != 1) {
     throw std::runtime_error("TLS policy rejected by OpenSSL: " + openssl_error());
@@ -90,7 +90,33 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesys
   apply_policy(ctx->native_handle());
   load_pair(ctx->native_handle(), cert, key);
   load_trust(ctx->native_handle(), ca_file_);
+  enable_resumption(ctx->native_handle());
   return ctx;
+}
+
+// Tickets under the rotating in-memory keys (one per TLS 1.3 handshake), and a bounded
+// session-ID cache for TLS 1.2 clients without tickets, both valid for one key lifetime.
+void TlsContexts::enable_resumption(SSL_CTX* c) {
+  SSL_CTX_clear_options(c, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(c, 1);
+  tickets_.install(c);
+  static const unsigned char kContext[] = "parley";
+  SSL_CTX_set_session_id_context(c, kContext, sizeof kContext - 1);
+  // Size 0 would mean "unbounded" to OpenSSL: here it means no session-ID cache (tickets
+  // only). Expired entries are purged by flush_expired_sessions(), not by OpenSSL's own
+  // occasional sweep.
+  SSL_CTX_set_session_cache_mode(c, session_cache_size_ == 0 ? SSL_SESS_CACHE_OFF
+                                                            : SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  SSL_CTX_sess_set_cache_size(c, session_cache_size_);
+  SSL_CTX_set_timeout(c, static_cast<long>(session_lifetime_.count()));
+}
+
+void TlsContexts::flush_expired_sessions() {
+  long now = static_cast<long>(std::time(nullptr));
+  for (auto* ctx : {default_.get(), direct_.get()}) {
+    if (ctx != nullptr) SSL_CTX_flush_sessions(ctx->native_handle(), now);
+  }
+  for (auto& [domain, ctx] : by_domain_) SSL_CTX_flush_sessions(ctx->native_handle(), now);
 }
 
 std::shared_ptr<asio::ssl::context> TlsContexts::make_client_context(const std::filesystem::path& cert,
@@ -102,7 +128,10 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_client_context(const std::
   return ctx;
 }
 
-TlsContexts::TlsContexts(const Config& config) : ca_file_(config.tls.ca_file) {
+TlsContexts::TlsContexts(const Config& config)
+    : ca_file_(config.tls.ca_file),
+      session_lifetime_(config.tls.ticket_key_lifetime),
+      session_cache_size_(static_cast<long>(config.tls.session_cache_size)) {
   for (const auto& host : config.hosts) {
     if (host.certificate && host.private_key) {
       by_domain_[host.domain] = make_context(*host.certificate, *host.private_key);

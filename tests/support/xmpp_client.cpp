@@ -65,7 +65,12 @@ XmppClient::XmppClient(ClientOptions options) : options_(std::move(options)) {
 }
 
 XmppClient::~XmppClient() {
-  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (ssl_ != nullptr) {
+    // Marked as closed properly (nothing is sent): OpenSSL would otherwise mark the session
+    // not resumable, and tests resume sessions of clients that are gone.
+    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl_);
+  }
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   if (fd_ >= 0) ::close(fd_);
 }
@@ -89,6 +94,7 @@ bool XmppClient::handshake() {
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   SSL_set_tlsext_host_name(ssl_, options_.domain.c_str());
+  if (options_.resume != nullptr) SSL_set_session(ssl_, options_.resume);
   SSL_set1_host(ssl_, (options_.tls_name.empty() ? options_.domain : options_.tls_name).c_str());
   if (options_.direct_tls) {
     // XEP-0368: the same length for both names.
@@ -193,8 +199,11 @@ std::string XmppClient::channel_binding(std::string_view type) const {
     SSL_export_keying_material(ssl_, reinterpret_cast<unsigned char*>(out.data()), 32, kLabel,
                                sizeof kLabel - 1, nullptr, 0, 0);
   } else if (type == "tls-unique") {
+    // RFC 5929 §3.1: the first Finished of the handshake: ours on a full one, the server's
+    // on a resumed one.
     unsigned char buf[64];
-    std::size_t n = SSL_get_finished(ssl_, buf, sizeof buf);
+    std::size_t n = SSL_session_reused(ssl_) ? SSL_get_peer_finished(ssl_, buf, sizeof buf)
+                                             : SSL_get_finished(ssl_, buf, sizeof buf);
     out.assign(reinterpret_cast<char*>(buf), n);
   }
   return out;

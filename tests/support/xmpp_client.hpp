@@ -30,6 +30,8 @@ struct ClientOptions {
   std::string certificate, private_key;
   /// The name the server's certificate must carry, when not `domain`.
   std::string tls_name;
+  /// A TLS session to resume (from XmppClient::session()); not owned.
+  SSL_SESSION* resume = nullptr;
 };
 
 class XmppClient {
@@ -74,6 +76,10 @@ class XmppClient {
 
   const std::string& jid() const { return jid_; }
   SSL* ssl() const { return ssl_; }
+  /// The TLS session (with its ticket), for ClientOptions::resume; the caller frees it.
+  SSL_SESSION* session() const { return ssl_ ? SSL_get1_session(ssl_) : nullptr; }
+  /// Whether the TLS handshake resumed a session.
+  bool resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
   /// The channel-binding data of this TLS connection (tls-exporter on 1.3, tls-unique on 1.2).
   std::string channel_binding(std::string_view type) const;
 

@@ -433,6 +433,17 @@ TEST(Config, FederationAccessAndTimeouts) {
   EXPECT_EQ(open.federation.idle_timeout, std::chrono::seconds(600));
 }
 
+TEST(Config, TlsResumptionSettings) {
+  Config defaults = parse("");
+  EXPECT_EQ(defaults.tls.ticket_key_lifetime, std::chrono::seconds(3600));
+  EXPECT_EQ(defaults.tls.session_cache_size, 20000u);
+  Config c = parse("[tls]\nticket_key_lifetime = 600\nsession_cache_size = 0\n");
+  EXPECT_EQ(c.tls.ticket_key_lifetime, std::chrono::seconds(600));
+  EXPECT_EQ(c.tls.session_cache_size, 0u);
+  EXPECT_THAT(error_of("[tls]\nticket_key_lifetime = 5\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("'tls.ticket_key_lifetime' must be between 60 and 604800")));
+}
+
 TEST(ConfigErrors, BadFederationLists) {
   EXPECT_THAT(error_of("[federation]\ndeny = [\"ok.example\", \"bad domain\"]\n"),
               AllOf(StartsWith("t.toml:2:23: "), HasSubstr("'federation.deny[1]' is not a valid domain")));
