@@ -12,6 +12,7 @@
 #include "modules/ping/ping.hpp"
 #include "modules/presence/presence.hpp"
 #include "modules/roster/roster.hpp"
+#include "modules/signin_notice/signin_notice.hpp"
 #include "modules/time/time.hpp"
 #include "modules/version/version.hpp"
 #include "modules/blocking/blocking.hpp"
@@ -37,6 +38,7 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::private_storage::info());
   registry.add(modules::registration::info());
   registry.add(modules::mam::info());
+  registry.add(modules::signin_notice::info());
   registry.set_federation(&federation::make_federation);
 }
 

@@ -43,9 +43,33 @@ AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, 
               " ON CONFLICT (server_host, username, mechanism) DO UPDATE SET"
               " salt = EXCLUDED.salt, iterations = EXCLUDED.iterations,"
               " sealed_keys = EXCLUDED.sealed_keys, updated_at = now()");
+  db_.prepare("signins.insert",
+              "INSERT INTO signins (server_host, username, address, resource, success)"
+              " SELECT $1, $2, $3, NULLIF($4, ''), $5"
+              " WHERE EXISTS (SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2)");
+  db_.prepare("signins.purge", "DELETE FROM signins WHERE at < now() - make_interval(hours => $1)");
   db_.prepare("scram.get",
               "SELECT salt, iterations, sealed_keys FROM scram_credentials"
               " WHERE server_host = $1 AND username = $2 AND mechanism = $3");
+}
+
+storage::Result<void> AccountStore::record_signin(const Jid& account, std::string_view address,
+                                                 std::string_view resource, bool success) {
+  return db_.run([&](pqxx::connection& c) {
+    pqxx::work tx{c};
+    tx.exec_prepared("signins.insert", std::string(account.domain()), std::string(account.local()),
+                     std::string(address), std::string(resource), success);
+    tx.commit();
+  });
+}
+
+storage::Result<std::size_t> AccountStore::purge_signins(std::chrono::hours retention) {
+  return db_.run([&](pqxx::connection& c) {
+    pqxx::work tx{c};
+    auto r = tx.exec_prepared("signins.purge", static_cast<int>(retention.count()));
+    tx.commit();
+    return static_cast<std::size_t>(r.affected_rows());
+  });
 }
 
 void AccountStore::write_credentials(pqxx::work& tx, const Jid& account,

@@ -6,6 +6,7 @@
 // from the storage pool, never from a network thread.
 
 #include <array>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,13 @@ class AccountStore {
   /// What scram_lookup gives for an account that cannot exist (e.g. an invalid user name),
   /// without asking the database.
   ScramLookup unknown_account(std::string_view name, crypto::Hash hash) const;
+
+  /// Records a sign-in: a success (with the resource bound) or a failed credential check.
+  /// An account that does not exist is not recorded (its rows would have no owner).
+  storage::Result<void> record_signin(const Jid& account, std::string_view address, std::string_view resource,
+                                      bool success);
+  /// Deletes sign-ins older than `retention`; returns how many.
+  storage::Result<std::size_t> purge_signins(std::chrono::hours retention);
 
  private:
   void write_credentials(pqxx::work& tx, const Jid& account, const PreparedPassword& password);

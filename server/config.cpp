@@ -333,11 +333,18 @@ void read_database(const Section& root, Config& config) {
 }
 
 void read_security(const Section& root, Config& config) {
-  Section s = sub_section(root, "security", {"key_file", "scram_iterations"});
+  Section s = sub_section(root, "security", {"key_file", "scram_iterations", "failed_login_delay",
+                                            "failed_login_delay_max", "signin_retention_days"});
   config.security.key_file =
       s.path("key_file").value_or((config.server.data_dir / "secret.key").lexically_normal());
   config.security.scram_iterations =
       static_cast<int>(s.integer("scram_iterations", 4096, 10'000'000).value_or(10000));
+  auto& sec = config.security;
+  sec.failed_login_delay = std::chrono::milliseconds(s.integer("failed_login_delay", 0, 10000).value_or(500));
+  // (A session extends its negotiation deadline by the delay it imposes.)
+  sec.failed_login_delay_max =
+      std::chrono::milliseconds(s.integer("failed_login_delay_max", 0, 20000).value_or(10000));
+  sec.signin_retention = std::chrono::hours(24 * s.integer("signin_retention_days", 1, 3650).value_or(90));
 }
 
 void read_tls(const Section& root, Config& config) {

@@ -86,6 +86,12 @@ struct DatabaseSection {
 struct SecuritySection {
   std::filesystem::path key_file;     ///< default <data_dir>/secret.key
   int scram_iterations = 10000;       ///< 4096..10,000,000 (RFC 7677 §4 asks for at least 4096)
+  /// Failed logins (server/login_throttle.hpp): the first delay after the free failures,
+  /// doubled per further failure up to the maximum.
+  std::chrono::milliseconds failed_login_delay{500};
+  std::chrono::milliseconds failed_login_delay_max{10000};
+  /// How long sign-ins are kept (the signins table).
+  std::chrono::hours signin_retention{24 * 90};
 };
 
 struct TlsSection {

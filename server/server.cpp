@@ -27,7 +27,8 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       runner_(db, static_cast<std::size_t>(config.database.pool_size)),
       tls_(config),
       router_(sessions_, runner_, accounts, io_.first().get_executor()),
-      c2s_{config, router_, accounts, runner_, tls_, {}} {
+      throttle_(LoginThrottle::Options{config.security.failed_login_delay, config.security.failed_login_delay_max}),
+      c2s_{config, router_, accounts, runner_, tls_, throttle_, {}} {
   c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
   c2s_.limits.idle_timeout = config.limits.idle_timeout;
   c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;
@@ -91,17 +92,37 @@ void Server::start() {
     asio::co_spawn(io_.first(), accept_loop(*l), asio::detached);
   }
   housekeeping_ = std::make_unique<asio::steady_timer>(io_.first());
-  asio::co_spawn(io_.first(), tls_housekeeping(), asio::detached);
+  asio::co_spawn(io_.first(), housekeeping(), asio::detached);
   io_.start();
 }
 
-// Rotates the session-ticket keys every [tls] ticket_key_lifetime and purges expired
-// sessions from the caches every minute (or every lifetime, if shorter).
-asio::awaitable<void> Server::tls_housekeeping() {
+namespace {
+
+asio::awaitable<void> purge_signins(storage::Runner& runner, AccountStore& accounts, std::chrono::hours retention) {
+  auto purge = [&accounts, retention] { return accounts.purge_signins(retention); };
+  auto r = co_await runner.execute(std::move(purge));
+  if (!r.ok()) {
+    log::warning("sign-ins not purged: {}", r.error().message);
+  } else if (r.value() > 0) {
+    log::info("purged {} sign-in(s) older than {} days", r.value(), retention.count() / 24);
+  }
+}
+
+}  // namespace
+
+// Rotates the session-ticket keys every [tls] ticket_key_lifetime, purges expired TLS
+// sessions every minute (or every lifetime, if shorter), and sign-ins past [security]
+// signin_retention_days at start and every hour.
+asio::awaitable<void> Server::housekeeping() {
   const auto lifetime = config_.tls.ticket_key_lifetime;
   const auto tick = std::min<std::chrono::steady_clock::duration>(lifetime, std::chrono::minutes(1));
   auto next_rotation = std::chrono::steady_clock::now() + lifetime;
+  auto next_purge = std::chrono::steady_clock::now();
   for (;;) {
+    if (std::chrono::steady_clock::now() >= next_purge) {
+      co_await purge_signins(runner_, c2s_.accounts, config_.security.signin_retention);
+      next_purge += std::chrono::hours(1);
+    }
     housekeeping_->expires_after(tick);
     auto [ec] = co_await housekeeping_->async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted) co_return;

@@ -40,7 +40,7 @@ class Server {
  private:
   struct Listener;
   boost::asio::awaitable<void> accept_loop(Listener& listener);
-  boost::asio::awaitable<void> tls_housekeeping();
+  boost::asio::awaitable<void> housekeeping();
   void accept(Listener& listener, boost::asio::ip::tcp::socket socket);
 
   const Config& config_;
@@ -49,6 +49,7 @@ class Server {
   net::TlsContexts tls_;
   router::SessionTable sessions_;
   router::Router router_;
+  LoginThrottle throttle_;
   c2s::Services c2s_;
   std::unique_ptr<FederationService> federation_;  // null when disabled
   std::vector<std::unique_ptr<Listener>> listeners_;

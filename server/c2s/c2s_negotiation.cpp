@@ -279,11 +279,13 @@ asio::awaitable<void> C2sSession::on_auth(const xml::Element& auth) {
       co_await sasl_failure(*req.failure);
       co_return;
     }
+    co_await slow_down(req.authcid);
     auto found = co_await lookup(req.authcid, crypto::Hash::sha256);
     if (!found) {
       co_await sasl_failure(sasl::SaslFailure::temporary_auth_failure);
       co_return;
     }
+    if (found->first.has_local()) attempted_account_ = found->first;
     auto result = plain.verify(found->second);
     if (result.ok() && req.authzid && *req.authzid != found->first.str()) {
       co_await sasl_failure(sasl::SaslFailure::invalid_authzid);
@@ -303,6 +305,7 @@ asio::awaitable<void> C2sSession::on_auth(const xml::Element& auth) {
     co_await sasl_failure(*first.failure);
     co_return;
   }
+  co_await slow_down(first.username);
   auto found = co_await lookup(first.username, hash);
   if (!found) {
     scram_.reset();
@@ -315,6 +318,7 @@ asio::awaitable<void> C2sSession::on_auth(const xml::Element& auth) {
     co_return;
   }
   account_candidate_ = found->first;
+  if (found->first.has_local()) attempted_account_ = found->first;
   std::string server_first = scram_->server_first(found->second);
   std::string challenge = sasl_element("challenge", server_first);
   co_await write_now(std::move(challenge));
@@ -346,11 +350,47 @@ asio::awaitable<void> C2sSession::sasl_failure(sasl::SaslFailure failure, bool c
   co_await write_now(std::move(answer));
   if (checked_credentials) {
     log::info("c2s {}: authentication failed", remote_address_);
+    services_.throttle.failed(remote_address_, attempted_);
+    if (attempted_account_) record_signin(*attempted_account_, {}, false);
     // RFC 6120 §6.4.5: a few retries, then the stream ends.
     if (++failed_auths_ >= services_.limits.auth_attempts) {
       co_await finish("policy-violation", "too many failed authentication attempts");
     }
   }
+}
+
+// The login throttle (server/login_throttle.hpp): after repeated failures from this address
+// or for this account, wait before checking the credentials. The same for an account that
+// does not exist, so the delay reveals nothing.
+asio::awaitable<void> C2sSession::slow_down(std::string_view username) {
+  auto local = normalize_localpart(username);
+  attempted_ = (local ? *local : std::string(username)) + "@" + domain_;
+  attempted_account_.reset();
+  auto delay = services_.throttle.delay(remote_address_, attempted_);
+  if (delay.count() == 0) co_return;
+  log::info("c2s {}: earlier failed logins: waiting {} ms", remote_address_, delay.count());
+  deadline_in(std::chrono::duration_cast<std::chrono::seconds>(delay) + services_.limits.negotiation_timeout);
+  asio::steady_timer wait(stream_.get_executor(), delay);
+  co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+namespace {
+
+// A sign-in row, written beside the session (the login does not wait for it).
+asio::awaitable<void> write_signin(Services* services, Jid account, std::string address, std::string resource,
+                                   bool success) {
+  auto write = [services, account, address, resource, success] {
+    return services->accounts.record_signin(account, address, resource, success);
+  };
+  auto r = co_await services->storage.execute(std::move(write));
+  if (!r.ok()) log::warning("c2s {}: sign-in not recorded: {}", address, r.error().message);
+}
+
+}  // namespace
+
+void C2sSession::record_signin(const Jid& account, std::string resource, bool success) {
+  asio::co_spawn(stream_.get_executor(),
+                 write_signin(&services_, account, remote_address_, std::move(resource), success), asio::detached);
 }
 
 asio::awaitable<void> C2sSession::sasl_success(const Jid& account, std::string_view server_final) {
@@ -359,6 +399,7 @@ asio::awaitable<void> C2sSession::sasl_success(const Jid& account, std::string_v
   s += server_final.empty() ? std::string("/>") : ">" + crypto::base64_encode(server_final) + "</success>";
   co_await write_now(std::move(s));
   account_ = account;
+  services_.throttle.succeeded(attempted_);
   log::info("c2s {}: authenticated as {}", remote_address_, account.str());
   // The stream restarts; whatever followed <success/> belongs to no stream.
   events_.clear();
@@ -396,6 +437,7 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
   enqueue("<iq type='result' id='" + escaped_attr(id) + "'><bind xmlns='" + std::string(kBindNs) +
           "'><jid>" + escaped_text(jid_->str()) + "</jid></bind></iq>");
   log::info("c2s {}: bound {}", remote_address_, jid_->str());
+  record_signin(account_->bare(), std::string(jid_->resource()), true);
   services_.router.session_event(router::Family::session_bound, self);
 }
 

@@ -19,6 +19,7 @@
 #include <variant>
 
 #include "server/accounts.hpp"
+#include "server/login_throttle.hpp"
 #include "server/module_api.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
@@ -44,6 +45,7 @@ struct Services {
   AccountStore& accounts;
   storage::Runner& storage;
   net::TlsContexts& tls;
+  LoginThrottle& throttle;
   Limits limits;
 };
 
@@ -92,6 +94,8 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   boost::asio::awaitable<void> on_stanza(xml::Element element);
   boost::asio::awaitable<void> sasl_failure(sasl::SaslFailure failure, bool checked_credentials = false);
   boost::asio::awaitable<void> sasl_success(const Jid& account, std::string_view server_final);
+  boost::asio::awaitable<void> slow_down(std::string_view username);
+  void record_signin(const Jid& account, std::string resource, bool success);
   std::string features() const;
   bool channel_binding_available() const;
   sasl::ChannelBindingInfo channel_binding_info() const;
@@ -114,6 +118,8 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   bool header_sent_ = false;
   std::optional<Jid> account_;       // after SASL success
   std::optional<Jid> account_candidate_;  // during a SCRAM exchange
+  std::string attempted_;                 // the account name tried, for the login throttle
+  std::optional<Jid> attempted_account_;  // ... when it can be an account, for the sign-ins
   std::optional<Jid> jid_;           // after bind
   bool bound_ = false;
   bool closing_ = false;

@@ -30,6 +30,10 @@ struct TestServerOptions {
   /// Off by default, so that no test asks DNS about a remote domain; when on, extra_config
   /// may hold the [federation] table.
   bool federation = false;
+  /// Lines for the [security] table (which the generated file has already). By default no
+  /// failed-login delays: every test connects from 127.0.0.1, and tests that try wrong
+  /// passwords would slow down the others (login_abuse_test.cpp tests the delays).
+  std::string security = "failed_login_delay = 0\n";
 };
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (for servers that must know each
@@ -50,6 +54,7 @@ class TestServer {
                                     const std::string& resource = "test", const std::string& domain = "localhost");
 
   Background& process() { return *process_; }
+  const TestDatabase& database() const { return db_; }
   const std::string& dir() const { return dir_.path(); }
   std::uint16_t c2s_port() const { return c2s_port_; }
   std::uint16_t c2s_tls_port() const { return c2s_tls_port_; }

@@ -444,6 +444,19 @@ TEST(Config, TlsResumptionSettings) {
               AllOf(StartsWith("t.toml:2:"), HasSubstr("'tls.ticket_key_lifetime' must be between 60 and 604800")));
 }
 
+TEST(Config, FailedLoginDelaysAndSigninRetention) {
+  Config defaults = parse("");
+  EXPECT_EQ(defaults.security.failed_login_delay, std::chrono::milliseconds(500));
+  EXPECT_EQ(defaults.security.failed_login_delay_max, std::chrono::milliseconds(10000));
+  EXPECT_EQ(defaults.security.signin_retention, std::chrono::hours(24 * 90));
+  Config c = parse("[security]\nfailed_login_delay = 0\nfailed_login_delay_max = 2000\nsignin_retention_days = 7\n");
+  EXPECT_EQ(c.security.failed_login_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.security.failed_login_delay_max, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c.security.signin_retention, std::chrono::hours(24 * 7));
+  EXPECT_THAT(error_of("[security]\nfailed_login_delay_max = 60000\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("'security.failed_login_delay_max'")));
+}
+
 TEST(ConfigErrors, BadFederationLists) {
   EXPECT_THAT(error_of("[federation]\ndeny = [\"ok.example\", \"bad domain\"]\n"),
               AllOf(StartsWith("t.toml:2:23: "), HasSubstr("'federation.deny[1]' is not a valid domain")));
