@@ -95,8 +95,8 @@ void Federation::forget(const InboundStream* stream) {
   inbound_.erase(stream);
 }
 
-void Federation::accept(asio::ip::tcp::socket socket, bool direct_tls) {
-  auto stream = std::make_shared<InboundStream>(*this, std::move(socket), direct_tls);
+void Federation::accept(asio::ip::tcp::socket socket, bool direct_tls, server::net::ConnectionLimiter::Ticket admission) {
+  auto stream = std::make_shared<InboundStream>(*this, std::move(socket), direct_tls, std::move(admission));
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;  // the socket closes with the stream

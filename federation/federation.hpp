@@ -32,7 +32,8 @@ class Federation final : public server::FederationService {
   explicit Federation(server::FederationContext& context);
   ~Federation() override;
 
-  void accept(boost::asio::ip::tcp::socket socket, bool direct_tls) override;
+  void accept(boost::asio::ip::tcp::socket socket, bool direct_tls,
+              server::net::ConnectionLimiter::Ticket admission) override;
   void stop() override;
   std::size_t active() const override;
 

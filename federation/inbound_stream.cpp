@@ -34,8 +34,10 @@ std::string header_domain(std::string_view text) {
 
 }  // namespace
 
-InboundStream::InboundStream(Federation& federation, asio::ip::tcp::socket socket, bool direct_tls)
+InboundStream::InboundStream(Federation& federation, asio::ip::tcp::socket socket, bool direct_tls,
+                             server::net::ConnectionLimiter::Ticket admission)
     : federation_(federation),
+      admission_(std::move(admission)),
       direct_tls_(direct_tls),
       executor_(socket.get_executor()),
       conn_(std::make_unique<S2sConnection>(std::move(socket), federation.tls().server(direct_tls),

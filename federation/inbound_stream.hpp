@@ -20,6 +20,7 @@
 #include <string>
 
 #include "federation/s2s_connection.hpp"
+#include "server/net/connection_limiter.hpp"
 
 namespace parley::federation {
 
@@ -27,7 +28,8 @@ class Federation;
 
 class InboundStream final : public std::enable_shared_from_this<InboundStream> {
  public:
-  InboundStream(Federation& federation, boost::asio::ip::tcp::socket socket, bool direct_tls);
+  InboundStream(Federation& federation, boost::asio::ip::tcp::socket socket, bool direct_tls,
+                server::net::ConnectionLimiter::Ticket admission);
   ~InboundStream();
 
   void start();
@@ -48,6 +50,7 @@ class InboundStream final : public std::enable_shared_from_this<InboundStream> {
   boost::asio::awaitable<void> close_for(const StreamEvent& unexpected);
 
   Federation& federation_;
+  server::net::ConnectionLimiter::Ticket admission_;
   bool direct_tls_;
   boost::asio::any_io_executor executor_;  // before conn_: taken from the socket it moves
   std::unique_ptr<S2sConnection> conn_;  // null once handed to a bidirectional link

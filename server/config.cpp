@@ -486,7 +486,9 @@ void read_hosts(const Section& root, Config& config) {
 void read_limits(const Section& root, Config& config) {
   Section s = sub_section(root, "limits", {"negotiation_timeout", "idle_timeout", "max_stanza_bytes",
                                            "max_depth", "max_attributes", "write_queue_bytes",
-                                           "auth_attempts"});
+                                           "auth_attempts", "max_connections", "max_connections_per_address",
+                                           "max_sessions_per_account", "read_bytes_per_second",
+                                           "read_burst_bytes", "stanza_timeout"});
   LimitsSection& l = config.limits;
   l.negotiation_timeout = std::chrono::seconds(s.integer("negotiation_timeout", 1, 3600).value_or(30));
   l.idle_timeout = std::chrono::seconds(s.integer("idle_timeout", 10, 86400 * 7).value_or(900));
@@ -497,6 +499,15 @@ void read_limits(const Section& root, Config& config) {
   l.write_queue_bytes = static_cast<std::size_t>(
       s.integer("write_queue_bytes", 16 * 1024, 1024 * 1024 * 1024).value_or(1024 * 1024));
   l.auth_attempts = static_cast<int>(s.integer("auth_attempts", 1, 100).value_or(3));
+  auto size = [&s](std::string_view key, std::int64_t min, std::int64_t max, std::size_t fallback) {
+    return static_cast<std::size_t>(s.integer(key, min, max).value_or(static_cast<std::int64_t>(fallback)));
+  };
+  l.max_connections = size("max_connections", 1, 10'000'000, 10000);
+  l.max_connections_per_address = size("max_connections_per_address", 1, 10'000'000, 32);
+  l.max_sessions_per_account = size("max_sessions_per_account", 1, 100000, 16);
+  l.read_bytes_per_second = size("read_bytes_per_second", 1024, 1LL << 30, 256 * 1024);
+  l.read_burst_bytes = size("read_burst_bytes", 1024, 1LL << 30, 1024 * 1024);
+  l.stanza_timeout = std::chrono::seconds(s.integer("stanza_timeout", 1, 3600).value_or(60));
 }
 
 void read_federation(const Section& root, Config& config) {

@@ -136,6 +136,12 @@ struct LimitsSection {
   std::size_t max_attributes = 64;               ///< per element; more: <policy-violation/>
   std::size_t write_queue_bytes = 1024 * 1024;   ///< queued output before disconnecting
   int auth_attempts = 3;                         ///< failed SASL exchanges per connection
+  std::size_t max_connections = 10000;           ///< open connections in total (clients and servers)
+  std::size_t max_connections_per_address = 32;  ///< open client connections from one address
+  std::size_t max_sessions_per_account = 16;     ///< bound resources of one account
+  std::size_t read_bytes_per_second = 256 * 1024;  ///< what one client may send, sustained...
+  std::size_t read_burst_bytes = 1024 * 1024;      ///< ... and at once
+  std::chrono::seconds stanza_timeout{60};       ///< to finish a stanza once begun (slowloris)
 };
 
 struct FederationSection {

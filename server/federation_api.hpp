@@ -11,6 +11,7 @@
 
 #include "server/config.hpp"
 #include "server/module_api.hpp"
+#include "server/net/connection_limiter.hpp"
 
 namespace parley::server {
 
@@ -36,8 +37,10 @@ struct FederationContext {
 class FederationService {
  public:
   virtual ~FederationService() = default;
-  /// Takes a connection accepted on an s2s (STARTTLS) or s2s-tls (direct TLS) listener.
-  virtual void accept(boost::asio::ip::tcp::socket socket, bool direct_tls) = 0;
+  /// Takes a connection accepted on an s2s (STARTTLS) or s2s-tls (direct TLS) listener,
+  /// with its place under [limits] max_connections (held as long as the stream lives).
+  virtual void accept(boost::asio::ip::tcp::socket socket, bool direct_tls,
+                      net::ConnectionLimiter::Ticket admission) = 0;
   /// Graceful shutdown: every link and stream gets <system-shutdown/> and is closed; new
   /// stanzas for remote domains bounce. Returns at once.
   virtual void stop() = 0;

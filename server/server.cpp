@@ -6,9 +6,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <thread>
 
 #include "server/log.hpp"
+#include "server/xml/serializer.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -28,11 +30,16 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       tls_(config),
       router_(sessions_, runner_, accounts, io_.first().get_executor()),
       throttle_(LoginThrottle::Options{config.security.failed_login_delay, config.security.failed_login_delay_max}),
+      limiter_(config.limits.max_connections, config.limits.max_connections_per_address),
       c2s_{config, router_, accounts, runner_, tls_, throttle_, {}} {
   c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
   c2s_.limits.idle_timeout = config.limits.idle_timeout;
   c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;
   c2s_.limits.auth_attempts = config.limits.auth_attempts;
+  c2s_.limits.max_sessions_per_account = config.limits.max_sessions_per_account;
+  c2s_.limits.read_bytes_per_second = config.limits.read_bytes_per_second;
+  c2s_.limits.read_burst_bytes = config.limits.read_burst_bytes;
+  c2s_.limits.stanza_timeout = config.limits.stanza_timeout;
   c2s_.limits.parser.max_stanza_bytes = config.limits.max_stanza_bytes;
   c2s_.limits.parser.max_depth = config.limits.max_depth;
   c2s_.limits.parser.max_attributes = config.limits.max_attributes;
@@ -151,15 +158,37 @@ asio::awaitable<void> Server::accept_loop(Listener& l) {
   }
 }
 
+// [limits] max_connections counts every connection; max_connections_per_address only
+// clients (a busy peer server may rightly hold several). A refused client on the STARTTLS
+// port is told why in a stream error; on TLS ports the connection is just closed.
 void Server::accept(Listener& l, tcp::socket socket) {
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  std::string address = ec ? std::string("unknown") : endpoint.address().to_string();
+  bool client = l.section.type == ListenType::c2s || l.section.type == ListenType::c2s_tls;
+  std::string why;
+  auto admission = limiter_.admit(address, client, &why);
+  if (!admission) {
+    log::warning("{} connection from {} refused: {}", to_string(l.section.type), address, why);
+    if (l.section.type == ListenType::c2s) {
+      std::string bye = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" +
+                        xml::stream_error("policy-violation", "too many connections") + "</stream:stream>";
+      asio::write(socket, asio::buffer(bye), ec);  // a few bytes into an empty socket buffer
+    }
+    socket.close(ec);
+    return;
+  }
   switch (l.section.type) {
     case ListenType::c2s:
     case ListenType::c2s_tls:
-      std::make_shared<c2s::C2sSession>(std::move(socket), c2s_, l.section.type == ListenType::c2s_tls)->start();
+      std::make_shared<c2s::C2sSession>(std::move(socket), c2s_, l.section.type == ListenType::c2s_tls,
+                                        std::move(*admission))
+          ->start();
       break;
     case ListenType::s2s:
     case ListenType::s2s_tls:
-      federation_->accept(std::move(socket), l.section.type == ListenType::s2s_tls);
+      federation_->accept(std::move(socket), l.section.type == ListenType::s2s_tls, std::move(*admission));
       break;
     case ListenType::http:
       break;

@@ -13,6 +13,7 @@
 #include "server/config.hpp"
 #include "server/federation_api.hpp"
 #include "server/module_api.hpp"
+#include "server/net/connection_limiter.hpp"
 #include "server/net/io_pool.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
@@ -50,6 +51,7 @@ class Server {
   router::SessionTable sessions_;
   router::Router router_;
   LoginThrottle throttle_;
+  net::ConnectionLimiter limiter_;
   c2s::Services c2s_;
   std::unique_ptr<FederationService> federation_;  // null when disabled
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -175,6 +175,7 @@ pool_size = 16
 
 [security]
 scram_iterations = 4096
+failed_login_delay = 0
 
 [tls]
 certificate = "$tmp/certs/localhost.pem"
@@ -186,6 +187,13 @@ negotiation_timeout = 120
 idle_timeout = 3600
 write_queue_bytes = 67108864
 auth_attempts = 100
+# Every benchmark client comes from 127.0.0.1, fast: raise the per-address and rate bounds
+# like the other servers' rate limits (see setup notes).
+max_connections = 1000000
+max_connections_per_address = 1000000
+max_sessions_per_account = 100000
+read_bytes_per_second = 1073741824
+read_burst_bytes = 1073741824
 
 [[listen]]
 type = "c2s"

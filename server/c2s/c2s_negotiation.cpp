@@ -425,6 +425,16 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
       co_return;
     }
   }
+  // RFC 6120 §7.6.2.1: too many resources for the account ([limits] max_sessions_per_account).
+  auto existing = services_.router.sessions().of_account(account_->bare());
+  bool replaces = std::any_of(existing.begin(), existing.end(), [&](const auto& s) { return s->jid() == *full; });
+  if (!replaces && existing.size() >= services_.limits.max_sessions_per_account) {
+    log::info("c2s {}: {} has {} sessions already", remote_address_, account_->str(), existing.size());
+    std::string error = "<iq type='error' id='" + escaped_attr(id) + "'><error type='wait'>"
+                        "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
+    co_await write_now(std::move(error));
+    co_return;
+  }
   jid_ = *full;
   auto self = shared_from_this();
   if (auto replaced = services_.router.sessions().bind(self)) {

@@ -34,8 +34,10 @@ class C2sSession::ParserSink final : public xml::StreamParser::Handler {
   std::deque<ParserEvent>& events_;
 };
 
-C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool direct_tls)
+C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool direct_tls,
+                       net::ConnectionLimiter::Ticket admission)
     : services_(services),
+      admission_(std::move(admission)),
       stream_(std::move(socket), services.tls.server(direct_tls)),
       direct_tls_(direct_tls),
       sink_(std::make_unique<ParserSink>(events_)),
@@ -48,6 +50,8 @@ C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool di
   parser_ = std::make_unique<xml::StreamParser>(*sink_, std::string(kClientNs), services.limits.parser);
   wake_writer_.expires_at(asio::steady_timer::time_point::max());
   writer_done_.expires_at(asio::steady_timer::time_point::max());
+  read_tokens_ = static_cast<double>(services.limits.read_burst_bytes);
+  tokens_at_ = std::chrono::steady_clock::now();
 }
 
 C2sSession::~C2sSession() = default;
@@ -131,6 +135,7 @@ asio::awaitable<void> C2sSession::read_loop() {
       co_await finish(*pending_close_);
       co_return;
     }
+    if (read_tokens_ < 0) co_await pace();
     std::size_t n = 0;
     boost::system::error_code ec;
     if (tls_) {
@@ -144,8 +149,8 @@ asio::awaitable<void> C2sSession::read_loop() {
       if (pending_close_ && !closing_) co_await finish(*pending_close_);
       co_return;
     }
-    if (bound_) deadline_in(services_.limits.idle_timeout);
     parser_->feed(std::string_view(buffer.data(), n));
+    after_read(n);
     while (!events_.empty() && !closing_) {
       ParserEvent ev = std::move(events_.front());
       events_.pop_front();
@@ -161,6 +166,42 @@ asio::awaitable<void> C2sSession::read_loop() {
       }
     }
   }
+}
+
+// [limits]: bytes cost tokens, which come back at read_bytes_per_second up to the burst; a
+// client that sends faster is read more slowly (TCP pushes back), never cut off. A bound
+// client's deadline is its idle timeout, or sooner when a stanza it began is still not
+// finished after stanza_timeout (a slowloris), which then ends with <connection-timeout/>.
+void C2sSession::after_read(std::size_t n) {
+  auto now = std::chrono::steady_clock::now();
+  const double rate = static_cast<double>(services_.limits.read_bytes_per_second);
+  read_tokens_ = std::min(static_cast<double>(services_.limits.read_burst_bytes),
+                          read_tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
+  tokens_at_ = now;
+  read_tokens_ -= static_cast<double>(n);
+  if (!bound_) return;  // before binding, each negotiation step has its own deadline
+  auto next = now + services_.limits.idle_timeout;
+  if (parser_->bytes_buffered() > 0) {
+    if (!stanza_since_) stanza_since_ = now;
+    next = std::min(next, *stanza_since_ + services_.limits.stanza_timeout);
+  } else {
+    stanza_since_.reset();
+  }
+  bool sooner = next < deadline_;
+  deadline_ = next;
+  if (sooner) watchdog_timer_.cancel();  // it re-arms for the new deadline
+}
+
+asio::awaitable<void> C2sSession::pace() {
+  const double rate = static_cast<double>(services_.limits.read_bytes_per_second);
+  auto wait = std::chrono::duration<double>(-read_tokens_ / rate);
+  asio::steady_timer timer(stream_.get_executor(), std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
+  co_await timer.async_wait(as_tuple(use_awaitable));
+  auto now = std::chrono::steady_clock::now();
+  read_tokens_ = std::min(static_cast<double>(services_.limits.read_burst_bytes),
+                          read_tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
+  tokens_at_ = now;
+  if (read_tokens_ < 0) read_tokens_ = 0;
 }
 
 asio::awaitable<void> C2sSession::write_now(std::string data) {

@@ -21,6 +21,7 @@
 #include "server/accounts.hpp"
 #include "server/login_throttle.hpp"
 #include "server/module_api.hpp"
+#include "server/net/connection_limiter.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
 #include "server/sasl/scram.hpp"
@@ -35,6 +36,10 @@ struct Limits {
   std::chrono::seconds idle_timeout{900};         ///< no byte from a bound client for so long
   std::size_t write_queue_bytes = 1024 * 1024;    ///< queued output before disconnecting
   int auth_attempts = 3;                          ///< failed SASL exchanges per connection
+  std::size_t max_sessions_per_account = 16;      ///< bound resources of one account
+  std::size_t read_bytes_per_second = 256 * 1024; ///< token bucket on what a client sends
+  std::size_t read_burst_bytes = 1024 * 1024;
+  std::chrono::seconds stanza_timeout{60};        ///< to finish a stanza once begun
   xml::StreamParser::Limits parser;
 };
 
@@ -53,7 +58,8 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
  public:
   using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
-  C2sSession(boost::asio::ip::tcp::socket socket, Services& services, bool direct_tls);
+  C2sSession(boost::asio::ip::tcp::socket socket, Services& services, bool direct_tls,
+             net::ConnectionLimiter::Ticket admission);
   ~C2sSession() override;
 
   /// Starts the session's coroutines on its socket's executor.
@@ -102,9 +108,12 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
 
   void enqueue(std::string data);
   void deadline_in(std::chrono::seconds s);
+  void after_read(std::size_t n);
+  boost::asio::awaitable<void> pace();
   void shutdown_socket();
 
   Services& services_;
+  net::ConnectionLimiter::Ticket admission_;  // this connection's place under [limits]
   Stream stream_;
   bool direct_tls_;
   std::string remote_address_;
@@ -139,6 +148,11 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   boost::asio::steady_timer writer_done_;
   boost::asio::steady_timer watchdog_timer_;
   std::chrono::steady_clock::time_point deadline_;
+  // Reading: a token bucket of bytes ([limits] read_bytes_per_second, read_burst_bytes),
+  // and when the stanza now being received began (for [limits] stanza_timeout).
+  double read_tokens_ = 0;
+  std::chrono::steady_clock::time_point tokens_at_;
+  std::optional<std::chrono::steady_clock::time_point> stanza_since_;
 };
 
 }  // namespace parley::server::c2s

@@ -457,6 +457,26 @@ TEST(Config, FailedLoginDelaysAndSigninRetention) {
               AllOf(StartsWith("t.toml:2:"), HasSubstr("'security.failed_login_delay_max'")));
 }
 
+TEST(Config, ConnectionAndRateLimits) {
+  Config d = parse("");
+  EXPECT_EQ(d.limits.max_connections, 10000u);
+  EXPECT_EQ(d.limits.max_connections_per_address, 32u);
+  EXPECT_EQ(d.limits.max_sessions_per_account, 16u);
+  EXPECT_EQ(d.limits.read_bytes_per_second, 256u * 1024);
+  EXPECT_EQ(d.limits.read_burst_bytes, 1024u * 1024);
+  EXPECT_EQ(d.limits.stanza_timeout, std::chrono::seconds(60));
+  Config c = parse("[limits]\nmax_connections = 5\nmax_connections_per_address = 2\nmax_sessions_per_account = 1\n"
+                   "read_bytes_per_second = 2048\nread_burst_bytes = 4096\nstanza_timeout = 9\n");
+  EXPECT_EQ(c.limits.max_connections, 5u);
+  EXPECT_EQ(c.limits.max_connections_per_address, 2u);
+  EXPECT_EQ(c.limits.max_sessions_per_account, 1u);
+  EXPECT_EQ(c.limits.read_bytes_per_second, 2048u);
+  EXPECT_EQ(c.limits.read_burst_bytes, 4096u);
+  EXPECT_EQ(c.limits.stanza_timeout, std::chrono::seconds(9));
+  EXPECT_THAT(error_of("[limits]\nread_bytes_per_second = 10\n"),
+              AllOf(StartsWith("t.toml:2:"), HasSubstr("'limits.read_bytes_per_second'")));
+}
+
 TEST(ConfigErrors, BadFederationLists) {
   EXPECT_THAT(error_of("[federation]\ndeny = [\"ok.example\", \"bad domain\"]\n"),
               AllOf(StartsWith("t.toml:2:23: "), HasSubstr("'federation.deny[1]' is not a valid domain")));
