@@ -30,6 +30,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -80,6 +81,10 @@ class ClientSession {
   virtual bool available() const = 0;
   virtual int priority() const = 0;
   virtual void set_presence(bool available, int priority) = 0;
+
+  /// When the client last sent anything (a stanza, a byte of one, a whitespace keepalive);
+  /// the default, long ago, for sessions that do not track it.
+  virtual std::chrono::steady_clock::time_point last_received() const { return {}; }
 };
 
 /// The local client sessions of all hosts, by JID. Thread-safe.

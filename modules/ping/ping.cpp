@@ -1,5 +1,6 @@
-// XEP-0199 XMPP Ping: answers pings to the server, and pings bound clients so that a dead
-// link is noticed and its session ended (like ejabberd's mod_ping with timeout_action kill).
+// XEP-0199 XMPP Ping: answers pings to the server, and pings bound clients that have been
+// silent for an interval, so that a dead link is noticed and its session ended (like
+// ejabberd's mod_ping with send_pings and timeout_action kill).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -52,6 +53,8 @@ class Ping final : public server::Module {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       auto session = weak.lock();
       if (!session || stopped_) co_return;
+      // Only idle clients are pinged: one that sent something within the interval is alive.
+      if (std::chrono::steady_clock::now() - session->last_received() < interval_) continue;
       std::string id = "ping-" + std::to_string(reinterpret_cast<std::uintptr_t>(session.get())) + "-" + std::to_string(n);
       {
         std::lock_guard lock(mutex_);

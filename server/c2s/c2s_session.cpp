@@ -179,6 +179,7 @@ void C2sSession::after_read(std::size_t n) {
                           read_tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
   tokens_at_ = now;
   read_tokens_ -= static_cast<double>(n);
+  last_received_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   if (!bound_) return;  // before binding, each negotiation step has its own deadline
   auto next = now + services_.limits.idle_timeout;
   if (parser_->bytes_buffered() > 0) {

@@ -73,6 +73,10 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   bool available() const override { return available_.load(std::memory_order_relaxed); }
   int priority() const override { return priority_.load(std::memory_order_relaxed); }
   void set_presence(bool available, int priority) override;
+  std::chrono::steady_clock::time_point last_received() const override {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_received_.load(std::memory_order_relaxed)));
+  }
 
  private:
   struct Header { xml::StreamHeader header; };
@@ -139,6 +143,7 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
 
   std::atomic<bool> available_{false};
   std::atomic<int> priority_{0};
+  std::atomic<std::chrono::steady_clock::rep> last_received_{0};
 
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;

@@ -38,5 +38,23 @@ TEST(Ping, TheServerPingsClientsAndDropsThoseThatDoNotAnswer) {
   EXPECT_EQ(reply->attr("type"), "result");
 }
 
+TEST(Ping, AnActiveClientIsNotPinged) {
+  TestServerOptions opts;
+  opts.extra_config = "[host.ping]\ninterval = \"1s\"\ntimeout = \"1s\"\n";
+  TestServer server(opts);
+  server.add_user("carol@localhost", "pw");
+  auto carol = server.login("carol", "pw", "busy");
+  // Whitespace keepalives every 300 ms for 4 s: she is never silent for a whole interval.
+  for (int i = 0; i < 13; ++i) {
+    carol->send(" ");
+    auto got = carol->receive_named("iq", std::chrono::milliseconds(300));
+    EXPECT_FALSE(got) << "pinged although active";
+  }
+  // Once she stops, the ping comes.
+  auto ping = carol->receive_named("iq", std::chrono::seconds(5));
+  ASSERT_TRUE(ping);
+  EXPECT_NE(ping->find_child("ping", "urn:xmpp:ping"), nullptr);
+}
+
 }  // namespace
 }  // namespace parley::test
