@@ -22,6 +22,7 @@ packages=(
   postgresql-15
   python3 python3-slixmpp
   prosody lua-unbound
+  clang libclang-rt-14-dev
 )
 
 install_packages() {

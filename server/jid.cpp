@@ -36,8 +36,10 @@ const icu::IDNA* uts46() {
   return instance;
 }
 
+// inet_pton reads a C string: a NUL would end the address early and let whatever follows
+// it into the domainpart unchecked.
 bool is_ipv4(std::string_view s) {
-  if (s.size() > 15) return false;
+  if (s.size() > 15 || s.find('\0') != std::string_view::npos) return false;
   std::string text(s);
   in_addr addr{};
   return inet_pton(AF_INET, text.c_str(), &addr) == 1;
@@ -45,7 +47,10 @@ bool is_ipv4(std::string_view s) {
 
 // RFC 7622 §3.2: "IP-literal" of RFC 3986 §3.2.2, for IPv6 only (no IPvFuture).
 bool is_bracketed_ipv6(std::string_view s) {
-  if (s.size() < 3 || s.size() > 47 || s.front() != '[' || s.back() != ']') return false;
+  if (s.size() < 3 || s.size() > 47 || s.front() != '[' || s.back() != ']' ||
+      s.find('\0') != std::string_view::npos) {
+    return false;
+  }
   std::string text(s.substr(1, s.size() - 2));
   in6_addr addr{};
   return inet_pton(AF_INET6, text.c_str(), &addr) == 1;

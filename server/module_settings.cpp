@@ -75,6 +75,10 @@ std::chrono::seconds ModuleSettings::duration(std::string_view key, std::chrono:
     if (ec != std::errc() || end != s->data() + s->size() - 1 || unit == 0 || count < 0) {
       fail(*v, key, "must be a duration like \"45s\", \"15m\", \"12h\", \"30d\" or \"52w\"");
     }
+    // Above max whatever the unit: refused before count * unit can overflow.
+    if (count > max.count() / unit) {
+      fail(*v, key, fmt::format("must be between {}s and {}s", min.count(), max.count()));
+    }
     seconds = count * unit;
   } else {
     fail(*v, key, "must be a duration like \"45s\", \"15m\", \"12h\", \"30d\" or \"52w\"");

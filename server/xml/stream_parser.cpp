@@ -92,6 +92,23 @@ StreamError error_for(XML_Error code) {
   }
 }
 
+// Expat refuses a run of character data that contains "]]>" (XML 1.0 §2.4) as one invalid
+// token, without reporting the text before it; split over two reads, the same text is
+// reported first. Between stanzas that text is the first error (bad-format, see
+// character_data()), so it must win however the input was split. True when the invalid token
+// expat just reported is "]]>" preceded by non-whitespace text starting at `text_start`.
+bool text_before_cdata_end(XML_Parser parser, std::uint64_t text_start) {
+  int offset = 0, size = 0;
+  const char* context = XML_GetInputContext(parser, &offset, &size);
+  const auto at = std::uint64_t(XML_GetCurrentByteIndex(parser));  // the '>' of "]]>"
+  if (context == nullptr || offset < 2 || offset >= size || at < text_start + 2 ||
+      at - text_start > std::uint64_t(offset) ||
+      std::string_view(context + offset - 2, 3) != "]]>") {
+    return false;
+  }
+  return !is_xml_space(std::string_view(context + offset - (at - text_start), at - text_start - 2));
+}
+
 }  // namespace
 
 // Expat's C callbacks. Each one ignores events after the parser was stopped (expat may still
@@ -333,7 +350,12 @@ void StreamParser::flush() {
     std::rethrow_exception(e);
   }
   if (status == XML_STATUS_ERROR && !stopped_) {
-    const StreamError error = error_for(XML_GetErrorCode(parser_));
+    const XML_Error code = XML_GetErrorCode(parser_);
+    if (code == XML_ERROR_INVALID_TOKEN && depth_ > 0 && stack_.empty() &&
+        text_before_cdata_end(parser_, consumed_)) {
+      return fail("bad-format", "text outside of any stanza");
+    }
+    const StreamError error = error_for(code);
     fail(error.condition, error.text);
   }
 }

@@ -243,6 +243,18 @@ TEST(JidDomain, IpLiteralsAreKeptAsGiven) {
   EXPECT_EQ(normalize_domain("[fe80::1%eth0]"), std::nullopt);
 }
 
+// Found by tests/fuzz/jid_fuzz (corpus: ip_literal_nul): the address check read the
+// domainpart as a C string, so an IP address followed by NUL and anything at all was taken
+// for that address and kept whole, invalid UTF-8 included.
+TEST(JidDomain, NulAfterAnIpLiteralIsRefused) {
+  using namespace std::string_literals;
+  EXPECT_EQ(normalize_domain("1.0.2.1\0,/\x9C"s), std::nullopt);
+  EXPECT_EQ(normalize_domain("192.0.2.1\0.evil"s), std::nullopt);
+  EXPECT_EQ(normalize_domain("[::1\0]"s), std::nullopt);
+  EXPECT_FALSE(Jid::parse("juliet@192.0.2.1\0\xFF/r"s));
+  EXPECT_FALSE(Jid::make("juliet", "[2001:db8::1\0x]"s));
+}
+
 TEST(JidMake, BuildsFromPreparedOrRawParts) {
   auto jid = Jid::make("Juliet", "EXAMPLE.com", "Balcony");
   ASSERT_TRUE(jid);

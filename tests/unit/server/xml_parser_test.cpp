@@ -311,6 +311,26 @@ TEST(XmlStreamParser, RefusesIllFormedInput) {
   EXPECT_EQ(error_of(kHeader + "  hello <presence/>"), "bad-format");
 }
 
+// Found by tests/fuzz/xml_stream_fuzz (corpus: text_then_cdata_end): expat refuses a run of
+// text holding "]]>" as one invalid token without reporting the text first, so between
+// stanzas the condition was not-well-formed when the run came in one read and bad-format when
+// a read ended inside it. The text comes first: bad-format, however the input is split.
+TEST(XmlStreamParser, TextBeforeCdataEndBetweenStanzasIsBadFormatHoweverSplit) {
+  for (const std::string tail : {"ab]]><presence/>", " x]]]><presence/>", "\xC3\xA9]]><presence/>", "\nhello]]><iq/>"}) {
+    const std::string input = kHeader + "<presence/>" + tail;
+    SCOPED_TRACE(input);
+    for (std::size_t split = 0; split <= input.size(); ++split) {
+      const std::vector<std::string> events = feed_split_at(input, split);
+      ASSERT_FALSE(events.empty());
+      ASSERT_EQ(events.back(), "error bad-format (text outside of any stanza)") << "split at " << split;
+    }
+  }
+  // Without text before it, "]]>" between stanzas stays not-well-formed (XML 1.0 §2.4).
+  EXPECT_EQ(error_of(kHeader + "<presence/> \n]]><presence/>"), "not-well-formed");
+  // Inside a stanza text is allowed, and "]]>" is not-well-formed, however split.
+  EXPECT_EQ(error_of(kHeader + "<message><body>ab]]></body></message>"), "not-well-formed");
+}
+
 // Fed byte by byte, the error is reported no later than at the end of `then`.
 std::string error_after(const std::string& before, const std::string& then) {
   Recorder recorder;
