@@ -29,11 +29,7 @@ bool Federation::stopping() const {
   return stopping_;
 }
 
-server::xml::StreamLimits Federation::stream_limits() const {
-  server::xml::StreamLimits limits;
-  limits.max_stanza_bytes = context_.config.limits.max_stanza_bytes;
-  return limits;
-}
+server::xml::StreamLimits Federation::stream_limits() const { return context_.parser_limits; }
 
 asio::awaitable<Verdict> Federation::on_route_remote(server::Event& ev) {
   if (!ev.stanza.from || !ev.stanza.to) co_return Verdict::pass;  // the router bounces it

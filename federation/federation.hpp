@@ -44,7 +44,8 @@ class Federation final : public server::FederationService {
   bool is_local(std::string_view domain) { return context_.router.find_host(domain) != nullptr; }
   const DialbackKeys& dialback_keys() const { return dialback_keys_; }
   bool stopping() const;
-  /// The parser bounds for peer streams ([limits] max_stanza_bytes applies to them too).
+  /// The parser bounds for peer streams: [limits] max_stanza_bytes, max_depth and
+  /// max_attributes, as for clients.
   server::xml::StreamLimits stream_limits() const;
 
   /// Sends a stanza from a local account or host to another domain through the link for

@@ -12,6 +12,7 @@
 #include "server/config.hpp"
 #include "server/module_api.hpp"
 #include "server/net/connection_limiter.hpp"
+#include "server/xml/stream_parser.hpp"
 
 namespace parley::server {
 
@@ -31,6 +32,7 @@ struct FederationContext {
   net::TlsContexts& tls;
   net::IoPool& io;
   const ServerSecret& secret;  ///< dialback keys are derived from it
+  xml::StreamLimits parser_limits;  ///< [limits] for peer streams, the same as for clients
 };
 
 /// The running federation. Thread-safe.

@@ -54,7 +54,7 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
     }
   }
   if (config.federation.enabled && registry.federation() != nullptr) {
-    FederationContext context{config, router_, tls_, io_, secret};
+    FederationContext context{config, router_, tls_, io_, secret, c2s_.limits.parser};
     federation_ = registry.federation()(context);
   }
 }
