@@ -52,7 +52,6 @@ import re
 import secrets
 import shutil
 import signal
-import ssl
 import sys
 import time
 from pathlib import Path
@@ -71,6 +70,9 @@ except ImportError as e:
                      "python3-slixmpp and run this with /usr/bin/python3\n")
     sys.exit(4)
 
+# The slixmpp client, shared with prosody_selftest.py.
+from interop_client import Client, Failure, describe_exception, login, logout  # noqa: E402
+
 PARLEY = ("parley.test", "127.0.0.3")    # domain, the address Prosody resolves it to
 PROSODY = ("prosody.test", "127.0.0.2")  # domain, the address Prosody listens on
 PARLEY_C2S_HOST = "127.0.0.1"
@@ -81,111 +83,11 @@ AVAILABLE = ("available", "chat", "away", "xa", "dnd")  # slixmpp's types of an 
 PROSODY_CONFIG_MARK = "-- Written by tests/interop/prosody_peer.py"
 
 
-class Failure(Exception):
-    """A step failed; the message says what was expected and what happened."""
-
-
 class GiveUp(BaseException):
     """The overall time is up, or we were told to stop (raised from a signal handler)."""
 
 
-# ---- slixmpp clients ---------------------------------------------------------------------
-
-class Client(slixmpp.ClientXMPP):
-    """Logs in at exactly host:port over STARTTLS, the certificate verified against the test
-    CA only and for the JID's domain; keeps every message and presence it receives."""
-
-    def __init__(self, jid: str, password: str, host: str, port: int, ca_file: Path) -> None:
-        super().__init__(jid, password)
-        self.where = (host, port)
-        self.ready = asyncio.get_running_loop().create_future()
-        self.inbox = []  # messages and presences, in order of arrival, not yet consumed
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.check_hostname = True
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_verify_locations(cafile=str(ca_file))
-        self.ssl_context = context
-        # slixmpp loads this file into the context before each handshake; left unset, it
-        # would add the system's default trust store.
-        self.ca_certs = Path(ca_file)
-        self.default_domain = self.boundjid.domain  # the name the certificate must carry
-        self["feature_mechanisms"].unencrypted_scram = False
-        self["feature_mechanisms"].unencrypted_plain = False
-        self.whitespace_keepalive = False
-        # Roster-aware, but no automatic answers: auto_authorize=None leaves a subscription
-        # request pending (False would refuse it with 'unsubscribed', True would approve
-        # it), auto_subscribe=False sends no subscription request back.
-        self.auto_authorize = None
-        self.auto_subscribe = False
-        for event, handler in (("ssl_invalid_chain", self.on_invalid_chain),
-                               ("connection_failed", self.on_connection_failed),
-                               ("failed_all_auth", self.on_failed_all_auth),
-                               ("stream_error", self.on_stream_error),
-                               ("disconnected", self.on_disconnected),
-                               ("session_start", self.on_session_start),
-                               ("message", self.on_stanza),
-                               ("presence", self.on_stanza)):
-            self.add_event_handler(event, handler)
-
-    async def get_dns_records(self, domain, port=None):
-        """Connects exactly where we were told; no DNS for the domain."""
-        return [(self.default_domain, self.where[0], self.where[1])]
-
-    def fail(self, message: str) -> None:
-        if not self.ready.done():
-            self.ready.set_exception(Failure(f"{self.boundjid.bare}: {message}"))
-
-    def on_invalid_chain(self, error) -> None:
-        self.fail(f"TLS certificate verification failed: {error}")
-
-    def on_connection_failed(self, error) -> None:
-        # slixmpp would retry after a growing delay; a test wants the first error.
-        self.fail(f"connection to {self.where[0]}:{self.where[1]} failed: {error}")
-
-    def on_failed_all_auth(self, _event) -> None:
-        tried = sorted(self["feature_mechanisms"].attempted_mechs)
-        self.fail(f"authentication failed (tried {', '.join(tried) or 'no mechanism'})")
-
-    def on_stream_error(self, error) -> None:
-        self.fail(f"stream error: {error['condition']} {error['text']}".strip())
-
-    def on_disconnected(self, reason) -> None:
-        self.fail(f"disconnected before the session started: {reason}")
-
-    def tls_object(self):
-        return self.transport.get_extra_info("ssl_object") if self.transport else None
-
-    async def on_session_start(self, _event) -> None:
-        tls = self.tls_object()
-        if tls is None or not tls.getpeercert():  # empty unless the chain was verified
-            return self.fail("logged in without a verified TLS certificate")
-        if "starttls" not in self.features:
-            return self.fail("the stream was not secured with STARTTLS")
-        try:
-            await self.get_roster(timeout=10)  # an interested resource (RFC 6121 §2.1.6)
-        except Exception as error:  # IqError, IqTimeout
-            return self.fail(f"roster get failed: {describe_exception(error)}")
-        self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(None)
-
-    def on_stanza(self, stanza) -> None:
-        self.inbox.append(stanza)
-
-    def describe(self) -> str:
-        tls = self.tls_object()
-        mech = self["feature_mechanisms"].mech
-        return (f"{self.boundjid.full} via {self.where[0]}:{self.where[1]} "
-                f"({tls.version() if tls else 'no TLS'}, SASL {mech.name if mech else '?'})")
-
-
-def describe_exception(error: BaseException) -> str:
-    iq = getattr(error, "iq", None)
-    if iq is not None and iq["type"] == "error":
-        return f"{iq['error']['type']}/{iq['error']['condition']} {iq['error']['text']}".strip()
-    return f"{type(error).__name__}: {error}".rstrip(": ")
-
+# ---- failure messages ----------------------------------------------------------------------
 
 def summary(stanza) -> str:
     """One short line for a failure message: kind, type, from, and the body or error."""
@@ -198,39 +100,6 @@ def summary(stanza) -> str:
     elif kind == "message" and stanza["body"]:
         text += f" body={stanza['body'][:60]!r}"
     return text
-
-
-def abort(client: Client) -> None:
-    """Drops the connection; slixmpp's abort() raises on a transport already half gone."""
-    try:
-        client.abort()
-    except Exception:
-        pass
-
-
-async def login(jid: str, password: str, host: str, port: int, ca_file: Path,
-                timeout: float) -> Client:
-    client = Client(jid, password, host, port, ca_file)
-    client.connect((host, port), use_ssl=False, force_starttls=True, disable_starttls=False)
-    try:
-        await asyncio.wait_for(asyncio.shield(client.ready), timeout)
-    except asyncio.TimeoutError:
-        abort(client)
-        raise Failure(f"{jid}: not logged in at {host}:{port} within {timeout:.1f} s") from None
-    except BaseException:
-        abort(client)
-        raise
-    return client
-
-
-async def logout(*clients) -> None:
-    for client in clients:
-        if client is None:
-            continue
-        try:
-            await asyncio.wait_for(client.disconnect(wait=1.0), 2)
-        except Exception:
-            abort(client)
 
 
 class Clock:

@@ -59,6 +59,10 @@ except ImportError as e:
                      "python3-slixmpp and run this with /usr/bin/python3\n")
     sys.exit(4)
 
+# The slixmpp client, shared with prosody_federation.py.
+from interop_client import Client, Failure, logout  # noqa: E402
+from interop_client import login as shared_login  # noqa: E402
+
 TOTAL_LIMIT = 58  # seconds for the whole run
 PROSODY = ("prosody.test", "127.0.0.2")
 OTHER = ("other.test", "127.0.0.4")
@@ -67,10 +71,6 @@ S2S_PORT = 5269  # where Prosody dials a domain without SRV records
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-
-
-class Failure(Exception):
-    """A check failed; the message says what was expected and what happened."""
 
 
 class GiveUp(BaseException):
@@ -110,120 +110,10 @@ def make_cert(directory: Path, domain: str, ca: tuple, tag: str = "") -> tuple:
     return crt, key
 
 
-# ---- slixmpp clients ---------------------------------------------------------------------
-
-class Client(slixmpp.ClientXMPP):
-    """Logs in at exactly host:port over STARTTLS, trusting only the test CA, and queues
-    every message (errors too) it receives."""
-
-    def __init__(self, jid: str, password: str, host: str, port: int, ca_file: Path) -> None:
-        super().__init__(jid, password)
-        self.where = (host, port)
-        loop = asyncio.get_running_loop()
-        self.ready = loop.create_future()
-        self.messages = asyncio.Queue()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_verify_locations(cafile=str(ca_file))
-        self.ssl_context = context
-        self.ca_certs = Path(ca_file)  # else slixmpp adds the system trust store
-        self.default_domain = self.boundjid.domain  # the name the certificate must carry
-        self["feature_mechanisms"].unencrypted_scram = False
-        self["feature_mechanisms"].unencrypted_plain = False
-        self.whitespace_keepalive = False
-        for event, handler in (("ssl_invalid_chain", self.on_invalid_chain),
-                               ("connection_failed", self.on_connection_failed),
-                               ("failed_all_auth", self.on_failed_all_auth),
-                               ("stream_error", self.on_stream_error),
-                               ("disconnected", self.on_disconnected),
-                               ("session_start", self.on_session_start),
-                               ("message", self.on_message),
-                               ("message_error", self.on_message)):
-            self.add_event_handler(event, handler)
-
-    async def get_dns_records(self, domain, port=None):
-        return [(self.default_domain, self.where[0], self.where[1])]
-
-    def fail(self, message: str) -> None:
-        if not self.ready.done():
-            self.ready.set_exception(Failure(f"{self.boundjid.bare}: {message}"))
-
-    def on_invalid_chain(self, error) -> None:
-        self.fail(f"TLS certificate verification failed: {error}")
-
-    def on_connection_failed(self, error) -> None:
-        self.fail(f"connection to {self.where[0]}:{self.where[1]} failed: {error}")
-
-    def on_failed_all_auth(self, _event) -> None:
-        self.fail("authentication failed")
-
-    def on_stream_error(self, error) -> None:
-        self.fail(f"stream error: {error['condition']} {error['text']}".strip())
-
-    def on_disconnected(self, reason) -> None:
-        self.fail(f"disconnected before the session started: {reason}")
-
-    def on_session_start(self, _event) -> None:
-        tls = self.transport.get_extra_info("ssl_object") if self.transport else None
-        if tls is None or not tls.getpeercert():
-            return self.fail("logged in without a verified TLS certificate")
-        if "starttls" not in self.features:
-            return self.fail("the stream was not secured with STARTTLS")
-        self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(None)
-
-    def on_message(self, msg) -> None:
-        self.messages.put_nowait(msg)
-
-    async def next_message(self, sender: str, timeout: float) -> "slixmpp.Message":
-        """The next message from `sender` (bare JID); a bounce of ours fails the check."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Failure(f"{self.boundjid.bare}: no message from {sender} within {timeout:g} s")
-            try:
-                msg = await asyncio.wait_for(self.messages.get(), remaining)
-            except asyncio.TimeoutError:
-                continue
-            if msg["type"] == "error":
-                raise Failure(f"{self.boundjid.bare}: message bounced by {msg['from']}: "
-                              f"{msg['error']['condition']} {msg['error']['text']}".strip())
-            if msg["from"].bare == sender:
-                return msg
-
-    async def next_error(self, timeout: float) -> "slixmpp.Message":
-        try:
-            while True:
-                msg = await asyncio.wait_for(self.messages.get(), timeout)
-                if msg["type"] == "error":
-                    return msg
-        except asyncio.TimeoutError:
-            raise Failure(f"{self.boundjid.bare}: no error bounce within {timeout:g} s") from None
-
+# ---- slixmpp clients (interop_client.py) --------------------------------------------------
 
 async def login(jid: str, password: str, peer: ProsodyPeer, ca_file: Path) -> Client:
-    client = Client(jid, password, peer.address, peer.c2s_port, ca_file)
-    client.connect((peer.address, peer.c2s_port), use_ssl=False, force_starttls=True,
-                   disable_starttls=False)
-    try:
-        await asyncio.wait_for(asyncio.shield(client.ready), 15)
-    except asyncio.TimeoutError:
-        client.abort()
-        raise Failure(f"{jid}: not logged in within 15 s") from None
-    except Failure:
-        client.abort()
-        raise
-    return client
-
-
-async def logout(*clients) -> None:
-    for client in clients:
-        try:
-            await asyncio.wait_for(client.disconnect(wait=1.0), 2)
-        except Exception:
-            client.abort()
+    return await shared_login(jid, password, peer.address, peer.c2s_port, ca_file, 15)
 
 
 # ---- a scripted XMPP server-to-server peer (raw sockets) ---------------------------------
