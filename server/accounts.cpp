@@ -12,6 +12,24 @@ constexpr crypto::Hash kHashes[] = {crypto::Hash::sha1, crypto::Hash::sha256};
 
 pqxx::binarystring bytes(const std::string& b) { return pqxx::binarystring(b.data(), b.size()); }
 
+std::string random_origin() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : crypto::random_bytes(8)) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+// Announces a change on AccountStore::kNotifyChannel; PostgreSQL delivers it to listeners
+// only if `tx` commits.
+void announce(pqxx::work& tx, const Jid& account, AccountStore::Change change, const std::string& origin) {
+  std::string payload = (change == AccountStore::Change::created ? "created " : "deleted ") +
+                        account.bare().str() + " " + origin;
+  tx.exec_prepared("accounts.notify", std::string(AccountStore::kNotifyChannel), payload);
+}
+
 }  // namespace
 
 std::optional<PreparedPassword> PreparedPassword::from(std::string_view password) {
@@ -24,7 +42,7 @@ std::optional<PreparedPassword> PreparedPassword::from(std::string_view password
 PreparedPassword::~PreparedPassword() { OPENSSL_cleanse(text_.data(), text_.size()); }
 
 AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, int iterations)
-    : db_(db), vault_(vault), iterations_(iterations) {
+    : db_(db), vault_(vault), iterations_(iterations), origin_(random_origin()) {
   for (auto hash : kHashes) {
     auto c = derive_scram_credential(hash, "dummy", 1);
     dummy_sealed_[hash == crypto::Hash::sha1 ? 0 : 1] = vault_.seal(c, "dummy");
@@ -32,6 +50,7 @@ AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, 
   db_.prepare("accounts.insert", "INSERT INTO accounts (server_host, username) VALUES ($1, $2)");
   db_.prepare("accounts.lock",
               "SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2 FOR UPDATE");
+  db_.prepare("accounts.notify", "SELECT pg_notify($1, $2)");
   db_.prepare("accounts.delete", "DELETE FROM accounts WHERE server_host = $1 AND username = $2");
   db_.prepare("accounts.exists",
               "SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2");
@@ -89,11 +108,13 @@ storage::Result<void> AccountStore::create(const Jid& account, const PreparedPas
     pqxx::work tx{c};
     tx.exec_prepared("accounts.insert", std::string(account.domain()), std::string(account.local()));
     write_credentials(tx, account, password);
+    announce(tx, account, Change::created, origin_);
     tx.commit();
   });
   if (!r.ok() && r.error().kind == storage::Error::Kind::conflict) {
     return storage::conflict(account.bare().str() + " already exists");
   }
+  if (r.ok() && observer_) observer_(account.bare(), Change::created);
   return r;
 }
 
@@ -119,11 +140,13 @@ storage::Result<void> AccountStore::remove(const Jid& account) {
     pqxx::work tx{c};
     auto res = tx.exec_prepared("accounts.delete", std::string(account.domain()),
                                 std::string(account.local()));
+    if (res.affected_rows() > 0) announce(tx, account, Change::deleted, origin_);
     tx.commit();
     return res.affected_rows();
   });
   if (!r.ok()) return r.error();
   if (r.value() == 0) return storage::not_found(account.bare().str() + " does not exist");
+  if (observer_) observer_(account.bare(), Change::deleted);
   return {};
 }
 

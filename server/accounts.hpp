@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,22 @@ class AccountStore {
  public:
   AccountStore(storage::Database& db, const CredentialVault& vault, int scram_iterations);
 
+  /// What happened to an account (the user/created and user/deleted events).
+  enum class Change { created, deleted };
+  /// Told of every account this store creates or deletes, after the commit and before the
+  /// call returns, on the calling thread.
+  using Observer = std::function<void(const Jid& account, Change change)>;
+  /// Set (or clear, with nullptr) before the store is shared between threads; not synchronised.
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+  /// The PostgreSQL channel on which every creation and deletion is also announced, in the
+  /// same transaction, so that a server learns of changes other processes made (e.g.
+  /// `parley user del`). Payload: "created|deleted <bare JID> <origin>".
+  static constexpr const char* kNotifyChannel = "parley_accounts";
+  /// Names this store in the notifications it sends (random, per process), so a server can
+  /// ignore its own.
+  const std::string& origin() const { return origin_; }
+
   /// Creates the account with SCRAM-SHA-1 and SCRAM-SHA-256 credentials. conflict if it exists.
   storage::Result<void> create(const Jid& account, const PreparedPassword& password);
   /// Replaces both credentials. not_found if there is no such account.
@@ -69,6 +86,8 @@ class AccountStore {
   const CredentialVault& vault_;
   int iterations_;
   std::array<std::string, 2> dummy_sealed_;  // SHA-1, SHA-256: opened in vain for unknown accounts
+  std::string origin_;
+  Observer observer_;
 };
 
 }  // namespace parley::server

@@ -18,6 +18,10 @@
 //   route/remote             a stanza for another domain (federation takes it)
 //   stanza/out               before a stanza is written to a client session
 //   session/bound, session/closed, user/created, user/deleted
+//   (no stanza: handlers see an empty presence; session/*: from and to the session's full
+//   JID, with it as origin; user/*: from and to the account's bare JID, no origin, fired
+//   for every account created or deleted while the server runs, in this process or by
+//   `parley user` beside it, server/account_events.hpp. Synchronous handlers only.)
 //
 // Threads: handlers run on the thread of the connection that routed the stanza, possibly on
 // several threads at once. Module state shared between stanzas must be thread-safe.

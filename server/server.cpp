@@ -31,7 +31,8 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       router_(sessions_, runner_, accounts, io_.first().get_executor()),
       throttle_(LoginThrottle::Options{config.security.failed_login_delay, config.security.failed_login_delay_max}),
       limiter_(config.limits.max_connections, config.limits.max_connections_per_address),
-      c2s_{config, router_, accounts, runner_, tls_, throttle_, {}} {
+      c2s_{config, router_, accounts, runner_, tls_, throttle_, {}},
+      account_events_(router_, accounts, db.conninfo()) {
   c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
   c2s_.limits.idle_timeout = config.limits.idle_timeout;
   c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;
@@ -100,6 +101,7 @@ void Server::start() {
   }
   housekeeping_ = std::make_unique<asio::steady_timer>(io_.first());
   asio::co_spawn(io_.first(), housekeeping(), asio::detached);
+  account_events_.start();
   io_.start();
 }
 
@@ -223,6 +225,7 @@ void Server::stop(std::chrono::milliseconds grace) {
   }
   io_.stop();
   federation_.reset();
+  account_events_.stop();  // no user/* handler runs once the modules stop
   router_.stop_modules();
   runner_.stop();
 }

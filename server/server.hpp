@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "server/account_events.hpp"
 #include "server/accounts.hpp"
 #include "server/c2s/c2s_session.hpp"
 #include "server/config.hpp"
@@ -57,6 +58,7 @@ class Server {
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
   std::unique_ptr<boost::asio::steady_timer> housekeeping_;
+  AccountEvents account_events_;  // user/created, user/deleted
 };
 
 }  // namespace parley::server

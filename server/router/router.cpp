@@ -327,4 +327,25 @@ void Router::session_event(Family family, const std::shared_ptr<ClientSession>& 
   }
 }
 
+void Router::user_event(Family family, const Jid& account) {
+  Host* host = find_host(account.domain());
+  if (host == nullptr) return;
+  const HandlerList* list = host->events().find(family, Dest::none);
+  if (list == nullptr) return;
+  // No stanza either: handlers see an empty presence from and to the account's bare JID,
+  // with no origin session.
+  Stanza none{xml::Element("presence", std::string(kClientNs)), StanzaKind::presence, {}, account.bare(),
+              account.bare()};
+  Event ev{none, nullptr, *host};
+  // Synchronous handlers only: they run where the account changed (a storage thread, or the
+  // thread that heard of another process's change), and must not wait.
+  try {
+    for (const auto& h : *list) {
+      if (h.sync && h.sync(ev) != Verdict::pass) break;
+    }
+  } catch (const std::exception& e) {
+    log::error("a {} handler failed: {}", family == Family::user_created ? "user/created" : "user/deleted", e.what());
+  }
+}
+
 }  // namespace parley::server::router

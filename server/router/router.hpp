@@ -98,6 +98,9 @@ class Router {
   bool filter_outgoing(Stanza& stanza, const std::shared_ptr<ClientSession>& target);
   /// Runs session/bound or session/closed handlers of the session's host (sync ones only).
   void session_event(Family family, const std::shared_ptr<ClientSession>& session);
+  /// Runs user/created or user/deleted handlers of the account's host (sync ones only), on
+  /// the calling thread. Never throws.
+  void user_event(Family family, const Jid& account);
 
   /// Answers `original` with an error, unless it is itself an error (no loops).
   void bounce(const Stanza& original, const StanzaError& error);
