@@ -102,6 +102,13 @@ class Blocking final : public server::Module {
       forget(ev.origin);
       return Verdict::pass;
     });
+    // A deleted account's list goes with it: a new account of the same name starts empty.
+    for (const char* event : {"user/created", "user/deleted"}) {
+      host.hook(event, [this](Event& ev) {
+        forget_account(ev.stanza.to->bare());
+        return Verdict::pass;
+      });
+    }
   }
 
  private:
@@ -275,6 +282,14 @@ class Blocking final : public server::Module {
       if (it->second.empty()) interested_.erase(it);
     }
     if (last) cache_.erase(std::string(account.local()));
+  }
+
+  // user/created, user/deleted: whatever was cached under this name belongs to no account
+  // that exists now. A load running meanwhile installs nothing (the entry it would fill is gone).
+  void forget_account(const Jid& account) {
+    std::lock_guard lock(mutex_);
+    cache_.erase(std::string(account.local()));
+    interested_.erase(account.str());
   }
 
   // ---- the checks (XEP-0191 §3.3) ----

@@ -81,6 +81,12 @@ class PrefsCache {
     entries_[account] = Slot{std::move(entry), Clock::now() + ttl, {}};
   }
 
+  /// Drops what is known of `account` (user/created, user/deleted).
+  void forget(const std::string& account) {
+    std::lock_guard lock(mutex_);
+    entries_.erase(account);
+  }
+
   std::optional<bool> in_roster(const std::string& account, const std::string& peer) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(account);
@@ -159,6 +165,14 @@ class Mam final : public server::Module {
     host.hook_async("iq-get/self/urn:xmpp:mam:2:metadata", [this](Event& ev) { return metadata(ev); });
     host.hook_async("iq-get/self/urn:xmpp:mam:2:prefs", [this](Event& ev) { return get_prefs(ev); });
     host.hook_async("iq-set/self/urn:xmpp:mam:2:prefs", [this](Event& ev) { return set_prefs(ev); });
+    // A deleted account's preferences must not outlive it (a new account of the same name
+    // starts from the defaults), nor may "no such account" outlive a new account's creation.
+    for (const char* event : {"user/created", "user/deleted"}) {
+      host.hook(event, [this](Event& ev) {
+        prefs_.forget(ev.stanza.to->bare().full());
+        return Verdict::pass;
+      });
+    }
     // XEP-0313, Security Considerations: someone else's archive is forbidden.
     auto forbidden = [&host](Event& ev) {
       host.send(server::make_error(ev.stanza, StanzaError::forbidden("an archive belongs to its account alone")));
