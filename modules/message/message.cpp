@@ -1,9 +1,9 @@
 // RFC 6121 §8.5: delivery of messages to local accounts. To a full JID: that session, or,
-// if it is gone, as if to the bare JID (§8.5.3.2.1). To a bare JID: the available resources
+// if it is gone, as if to the bare JID for chat and normal, nowhere for headline (§8.5.3.2.1). To a bare JID: the available resources
 // with the highest non-negative priority for chat and normal messages, every available
-// resource with non-negative priority for headlines (§8.5.2.1). With nobody available the
-// message passes on, to offline storage when it is enabled, else to the sender as
-// service-unavailable.
+// resource with non-negative priority for headlines (§8.5.2.1). With nobody available a
+// headline is dropped and any other message passes on, to offline storage when it is
+// enabled, else to the sender as service-unavailable (§8.5.2.2.1).
 #include "modules/message/message.hpp"
 
 namespace parley::modules::message {
@@ -19,6 +19,11 @@ class Message final : public server::Module {
         session->send(std::move(ev.stanza));
         return Verdict::handled;
       }
+      // RFC 6121 §8.5.3.2.1, the resource is gone: a headline was for that resource only,
+      // and goes nowhere (no error either, like Prosody and ejabberd: it would tell the
+      // sender the resource went offline); chat and normal go on as if to the bare JID;
+      // groupchat gets service-unavailable and error is ignored (to_account).
+      if (ev.stanza.type == "headline") return Verdict::dropped;
       return to_account(host, ev);
     });
     host.hook("message/bare", [&host](server::Event& ev) { return to_account(host, ev); });
@@ -45,7 +50,12 @@ class Message final : public server::Module {
       }
       targets.push_back(std::move(s));
     }
-    if (targets.empty()) return Verdict::pass;  // offline storage, or the default error
+    if (targets.empty()) {
+      // RFC 6121 §8.5.2.2.1: with no available resource a headline is silently ignored (it is
+      // not worth storing, XEP-0160 §3, and an error would tell the sender she is offline).
+      if (type == "headline") return Verdict::dropped;
+      return Verdict::pass;  // offline storage, or the default error
+    }
     for (std::size_t i = 0; i + 1 < targets.size(); ++i) targets[i]->send(ev.stanza);
     targets.back()->send(std::move(ev.stanza));
     return Verdict::handled;
