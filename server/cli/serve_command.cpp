@@ -2,6 +2,12 @@
 // and runs until SIGINT or SIGTERM, then shuts down gracefully.
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
 #include "server/cli/commands.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
@@ -29,6 +35,45 @@ class ShutdownSignals {
   sigset_t set_{};
 };
 
+// A word for a POSIX shell command line: as is when that is safe, else single-quoted.
+std::string shell_word(const std::string& word) {
+  constexpr std::string_view kSafe = "/._-+:@,=";
+  bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || kSafe.find(c) != std::string_view::npos;
+  });
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// What a developer needs after `parley serve --dev`: the CA to trust, a command to paste
+// that adds an account (this very binary, in this directory: --dev keeps its state in
+// ./var/dev), and where to connect.
+void print_dev_help(const Config& config, const Server& server) {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto cwd = std::filesystem::current_path(ec);
+  auto ca = (config.server.data_dir / "certs" / "ca.pem").string();
+  log::info("development setup: clients must trust the CA certificate {}", ca);
+  log::info("add an account with: cd {} && {} user add alice@localhost --dev", shell_word(cwd.string()),
+            shell_word(exe.empty() ? std::string("parley") : exe.string()));
+  std::string where;
+  for (const auto& [type, endpoint] : server.endpoints()) {
+    if (type != ListenType::c2s && type != ListenType::c2s_tls) continue;
+    if (!where.empty()) where += " or ";
+    where += endpoint.address().to_string() + " port " + std::to_string(endpoint.port()) +
+             (type == ListenType::c2s ? " (STARTTLS)" : " (direct TLS)");
+  }
+  log::info("then connect a client as alice@localhost to {}", where);
+}
+
 }  // namespace
 
 int serve_command(Deployment& deployment) {
@@ -42,12 +87,7 @@ int serve_command(Deployment& deployment) {
   log::info("parley {} ready: {} host(s), database {}", PARLEY_VERSION, config.hosts.size(),
             config.database.url ? "from [database] url"
                                 : "embedded in " + (config.server.data_dir / "postgres").string());
-  if (deployment.dev()) {
-    auto ca = (config.server.data_dir / "certs" / "ca.pem").string();
-    log::info("development setup: clients must trust the CA certificate {}", ca);
-    log::info("add an account with: build/parley user add alice@localhost --dev");
-    log::info("then connect a client as alice@localhost to 127.0.0.1 port 5222 (STARTTLS) or 5223 (direct TLS)");
-  }
+  if (deployment.dev()) print_dev_help(config, server);
   int sig = signals.wait();
   log::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.stop();
