@@ -58,12 +58,15 @@ std::string shell_word(const std::string& word) {
 // ./var/dev), and where to connect.
 void print_dev_help(const Config& config, const Server& server) {
   std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  // Rebuilt while running: the same path holds the new binary, which is what to run.
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (exe.ends_with(kDeleted)) exe.resize(exe.size() - kDeleted.size());
   auto cwd = std::filesystem::current_path(ec);
   auto ca = (config.server.data_dir / "certs" / "ca.pem").string();
   log::info("development setup: clients must trust the CA certificate {}", ca);
   log::info("add an account with: cd {} && {} user add alice@localhost --dev", shell_word(cwd.string()),
-            shell_word(exe.empty() ? std::string("parley") : exe.string()));
+            shell_word(exe.empty() ? std::string("parley") : exe));
   std::string where;
   for (const auto& [type, endpoint] : server.endpoints()) {
     if (type != ListenType::c2s && type != ListenType::c2s_tls) continue;
