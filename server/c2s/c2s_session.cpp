@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <array>
 
 #include "server/log.hpp"
 #include "server/xml/serializer.hpp"
@@ -124,24 +125,33 @@ asio::awaitable<bool> C2sSession::handshake() {
   co_return true;
 }
 
+// One read buffer per network thread, used only between two suspensions of a reader. Not
+// inline: the address of a thread_local must not be kept across a co_await.
+[[gnu::noinline]] asio::mutable_buffer C2sSession::read_buffer() {
+  static thread_local std::array<char, 16 * 1024> buffer;
+  return asio::buffer(buffer);
+}
+
 asio::awaitable<void> C2sSession::read_loop() {
   if (direct_tls_) {
     bool secured = co_await handshake();  // not inside the condition: GCC 12 coroutine bug
     if (!secured) co_return;
   }
-  std::string buffer(16 * 1024, '\0');
   while (!closing_) {
     if (pending_close_) {
       co_await finish(*pending_close_);
       co_return;
     }
     if (read_tokens_ < 0) co_await pace();
-    std::size_t n = 0;
+    // Read what is there into the thread's buffer and parse it before the next suspension;
+    // wait for the socket holding no buffer (memory per idle connection, docs/profiling.md).
+    auto buffer = read_buffer();
     boost::system::error_code ec;
-    if (tls_) {
-      std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
-    } else {
-      std::tie(ec, n) = co_await stream_.next_layer().async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+    std::size_t n = tls_ ? stream_.read_some(buffer, ec) : stream_.next_layer().read_some(buffer, ec);
+    if (ec == asio::error::would_block) {
+      auto want = tls_ ? stream_.wait_needed() : asio::socket_base::wait_read;
+      std::tie(ec) = co_await stream_.next_layer().async_wait(want, as_tuple(use_awaitable));
+      if (!ec) continue;
     }
     if (ec) {
       // Cancelled by close() or the watchdog: say goodbye properly. Otherwise (eof,
@@ -149,7 +159,7 @@ asio::awaitable<void> C2sSession::read_loop() {
       if (pending_close_ && !closing_) co_await finish(*pending_close_);
       co_return;
     }
-    parser_->feed(std::string_view(buffer.data(), n));
+    parser_->feed(std::string_view(static_cast<const char*>(buffer.data()), n));
     after_read(n);
     while (!events_.empty() && !closing_) {
       ParserEvent ev = std::move(events_.front());
