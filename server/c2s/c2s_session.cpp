@@ -89,8 +89,7 @@ asio::awaitable<void> C2sSession::run() {
   }
   closing_ = true;
   wake_writer_.cancel();
-  boost::system::error_code ec;
-  stream_.next_layer().close(ec);
+  shutdown_socket();
 }
 
 // Ends a session whose deadline passed: first asks the reader to close with
@@ -264,6 +263,12 @@ asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string
 
 void C2sSession::shutdown_socket() {
   boost::system::error_code ec;
+  // Input left unread makes close() reset the connection, and a reset can destroy what was
+  // sent last (a TLS alert, a stream error) before the client reads it: drop what is here
+  // already, bounded. (asio::ssl::stream used to have read ahead into its own buffer.)
+  auto& socket = stream_.next_layer();
+  for (int i = 0; i < 4 && socket.is_open() && !ec; ++i) socket.read_some(read_buffer(), ec);
+  ec.clear();
   stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   stream_.next_layer().close(ec);
 }
