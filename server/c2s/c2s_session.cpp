@@ -281,6 +281,8 @@ asio::awaitable<void> C2sSession::writer() {
   for (;;) {
     if (queue_.empty()) {
       if (closing_) break;
+      // Waiting holds no buffer: a burst's batch (up to 64 KiB) is given back.
+      if (batch.capacity() > 1024) std::string().swap(batch);
       wake_writer_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_writer_.async_wait(as_tuple(use_awaitable));
       continue;
