@@ -205,7 +205,29 @@ def main():
     w(f"contrib/bench/run.sh{' --quick' if meta['mode'] == 'quick' else ''}")
     w(commands)
     w("```")
+    profiling_section(w)
     print("\n".join(out))
+
+
+def profiling_section(w):
+    """docs/profiling.md (written by hand: what was profiled, how, what changed) as the
+    report's last section, so that regenerating this file keeps it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "profiling.md")
+    if not os.path.exists(path):
+        return
+    lines = open(path).read().rstrip("\n").split("\n")
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    w("")
+    w("## Profiling")
+    w("")
+    w("Kept in [docs/profiling.md](profiling.md) and copied here by `contrib/bench/report.py`.")
+    fenced = False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        # One level down: the document's sections become subsections of this one.
+        w("#" + line if line.startswith("#") and not fenced else line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <array>
 
 #include "server/log.hpp"
 #include "server/xml/serializer.hpp"
@@ -88,8 +89,7 @@ asio::awaitable<void> C2sSession::run() {
   }
   closing_ = true;
   wake_writer_.cancel();
-  boost::system::error_code ec;
-  stream_.next_layer().close(ec);
+  shutdown_socket();
 }
 
 // Ends a session whose deadline passed: first asks the reader to close with
@@ -124,24 +124,33 @@ asio::awaitable<bool> C2sSession::handshake() {
   co_return true;
 }
 
+// One read buffer per network thread, used only between two suspensions of a reader. Not
+// inline: the address of a thread_local must not be kept across a co_await.
+[[gnu::noinline]] asio::mutable_buffer C2sSession::read_buffer() {
+  static thread_local std::array<char, 16 * 1024> buffer;
+  return asio::buffer(buffer);
+}
+
 asio::awaitable<void> C2sSession::read_loop() {
   if (direct_tls_) {
     bool secured = co_await handshake();  // not inside the condition: GCC 12 coroutine bug
     if (!secured) co_return;
   }
-  std::string buffer(16 * 1024, '\0');
   while (!closing_) {
     if (pending_close_) {
       co_await finish(*pending_close_);
       co_return;
     }
     if (read_tokens_ < 0) co_await pace();
-    std::size_t n = 0;
+    // Read what is there into the thread's buffer and parse it before the next suspension;
+    // wait for the socket holding no buffer (memory per idle connection, docs/profiling.md).
+    auto buffer = read_buffer();
     boost::system::error_code ec;
-    if (tls_) {
-      std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
-    } else {
-      std::tie(ec, n) = co_await stream_.next_layer().async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+    std::size_t n = tls_ ? stream_.read_some(buffer, ec) : stream_.next_layer().read_some(buffer, ec);
+    if (ec == asio::error::would_block) {
+      auto want = tls_ ? stream_.wait_needed() : asio::socket_base::wait_read;
+      std::tie(ec) = co_await stream_.next_layer().async_wait(want, as_tuple(use_awaitable));
+      if (!ec) continue;
     }
     if (ec) {
       // Cancelled by close() or the watchdog: say goodbye properly. Otherwise (eof,
@@ -149,7 +158,7 @@ asio::awaitable<void> C2sSession::read_loop() {
       if (pending_close_ && !closing_) co_await finish(*pending_close_);
       co_return;
     }
-    parser_->feed(std::string_view(buffer.data(), n));
+    parser_->feed(std::string_view(static_cast<const char*>(buffer.data()), n));
     after_read(n);
     while (!events_.empty() && !closing_) {
       ParserEvent ev = std::move(events_.front());
@@ -254,6 +263,12 @@ asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string
 
 void C2sSession::shutdown_socket() {
   boost::system::error_code ec;
+  // Input left unread makes close() reset the connection, and a reset can destroy what was
+  // sent last (a TLS alert, a stream error) before the client reads it: drop what is here
+  // already, bounded. (asio::ssl::stream used to have read ahead into its own buffer.)
+  auto& socket = stream_.next_layer();
+  for (int i = 0; i < 4 && socket.is_open() && !ec; ++i) socket.read_some(read_buffer(), ec);
+  ec.clear();
   stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   stream_.next_layer().close(ec);
 }
@@ -266,6 +281,8 @@ asio::awaitable<void> C2sSession::writer() {
   for (;;) {
     if (queue_.empty()) {
       if (closing_) break;
+      // Waiting holds no buffer: a burst's batch (up to 64 KiB) is given back.
+      if (batch.capacity() > 1024) std::string().swap(batch);
       wake_writer_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_writer_.async_wait(as_tuple(use_awaitable));
       continue;

@@ -8,7 +8,6 @@
 // client whose queue passes the bound is disconnected (it stopped reading).
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
@@ -23,6 +22,7 @@
 #include "server/module_api.hpp"
 #include "server/net/connection_limiter.hpp"
 #include "server/net/tls.hpp"
+#include "server/net/tls_stream.hpp"
 #include "server/router/router.hpp"
 #include "server/sasl/scram.hpp"
 #include "server/xml/stream_parser.hpp"
@@ -56,7 +56,7 @@ struct Services {
 
 class C2sSession final : public ClientSession, public std::enable_shared_from_this<C2sSession> {
  public:
-  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  using Stream = net::TlsStream;  // holds no buffer while idle (docs/profiling.md)
 
   C2sSession(boost::asio::ip::tcp::socket socket, Services& services, bool direct_tls,
              net::ConnectionLimiter::Ticket admission);
@@ -87,6 +87,7 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   static boost::asio::awaitable<void> keep_alive(std::shared_ptr<C2sSession> self, bool writer);
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> read_loop();
+  static boost::asio::mutable_buffer read_buffer();
   boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> watchdog();
   boost::asio::awaitable<bool> handshake();
