@@ -19,7 +19,7 @@ PoolOptions quick() {
   PoolOptions o;
   o.size = 2;
   o.acquire_timeout = 1000ms;
-  o.reconnect_delay_max = 60000ms;  // long: the second call below falls inside the backoff
+  o.reconnect_delay_max = 60000ms;
   return o;
 }
 
@@ -30,7 +30,8 @@ TEST(DatabaseFaults, UnreachableDatabaseIsUnavailableAndTheOperatorIsToldOnce) {
   auto first = db.run([](pqxx::connection&) { return 1; });
   ASSERT_FALSE(first.ok());
   EXPECT_EQ(first.error().kind, Error::Kind::unavailable) << first.error().message;
-  // Within the backoff no new attempt is made: the call fails at once and says when the next is.
+  // Within the backoff (100 ms after the first failure) no new attempt is made: the call fails
+  // at once and says when the next one is.
   auto second = db.run([](pqxx::connection&) { return 1; });
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().kind, Error::Kind::unavailable);
