@@ -56,24 +56,16 @@ std::string with_timeouts(const std::string& conninfo, const PoolOptions& o) {
   return out;
 }
 
-// An idle connection normally has nothing to read. When its socket is readable, libpq reads
-// what is there: a server that was stopped or restarted sent a FATAL message and closed the
-// connection, and reading the end of it breaks the connection (get_notifs throws); anything
-// else (a notice, a TLS ticket) is consumed and the connection is fine.
-bool looks_alive(pqxx::connection& c) {
-  for (int round = 0; round < 4; ++round) {
-    if (!c.is_open()) return false;
-    int fd = c.sock();
-    if (fd < 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 0) return true;
-    try {
-      c.get_notifs();
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return false;
+// An idle connection has nothing to read: if its socket is readable (or hung up), the server
+// sent something unasked, which in practice is the FATAL message of a server that is
+// stopping or restarting (or terminated this backend) before it closes the connection. Such
+// a connection is replaced; at worst a harmless message costs one reconnect.
+bool looks_alive(const pqxx::connection& c) {
+  if (!c.is_open()) return false;
+  int fd = c.sock();
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
 }
 
 std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
