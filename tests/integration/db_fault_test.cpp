@@ -236,7 +236,8 @@ TEST_F(DbFault, ServesWhatNeedsNoDatabaseFailsTheRestClearlyAndRecoversWithoutRe
 }
 
 // `parley serve` started while its database is down waits for it (a line in the log per
-// attempt) and becomes ready once it is there; SIGTERM ends the wait.
+// attempt) and becomes ready once it is there; SIGTERM ends the wait; with startup_timeout
+// it gives up.
 TEST_F(DbFault, StartWaitsForTheDatabase) {
   ASSERT_EQ(server_->process().stop(SIGTERM), 0);
   cluster_.halt();
@@ -244,6 +245,15 @@ TEST_F(DbFault, StartWaitsForTheDatabase) {
     Background waiting({PARLEY_BINARY, "serve", "--config", server_->config_file()});
     ASSERT_TRUE(waiting.wait_for_stderr("database unreachable at start", 30)) << waiting.stderr_text();
     EXPECT_EQ(waiting.stop(SIGTERM), 0) << "SIGTERM while waiting for the database should end the server";
+  }
+  {
+    // With [database] startup_timeout, it gives up after that long, with status 1.
+    std::string config = read_file(server_->config_file());
+    config.replace(config.find("[database]\n"), 11, "[database]\nstartup_timeout = 1\n");
+    write_file(server_->dir() + "/bounded.toml", config);
+    Background giving_up({PARLEY_BINARY, "serve", "--config", server_->dir() + "/bounded.toml"});
+    ASSERT_TRUE(giving_up.wait_for_stderr("([database] startup_timeout)", 30)) << giving_up.stderr_text();
+    EXPECT_EQ(giving_up.stop(SIGTERM), 1);
   }
   Background serving({PARLEY_BINARY, "serve", "--config", server_->config_file()});
   ASSERT_TRUE(serving.wait_for_stderr("database unreachable at start", 30)) << serving.stderr_text();
