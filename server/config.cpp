@@ -327,9 +327,16 @@ void read_server(const Section& root, Config& config) {
 }
 
 void read_database(const Section& root, Config& config) {
-  Section s = sub_section(root, "database", {"url", "pool_size"});
-  config.database.url = s.string("url");
-  config.database.pool_size = static_cast<int>(s.integer("pool_size", 1, 1000).value_or(8));
+  Section s = sub_section(root, "database", {"url", "pool_size", "acquire_timeout", "query_timeout",
+                                            "connect_timeout", "reconnect_delay_max", "startup_timeout"});
+  auto& d = config.database;
+  d.url = s.string("url");
+  d.pool_size = static_cast<int>(s.integer("pool_size", 1, 1000).value_or(8));
+  d.acquire_timeout = std::chrono::milliseconds(s.integer("acquire_timeout", 100, 600'000).value_or(5000));
+  d.query_timeout = std::chrono::milliseconds(s.integer("query_timeout", 100, 3'600'000).value_or(10000));
+  d.connect_timeout = std::chrono::seconds(s.integer("connect_timeout", 2, 600).value_or(5));
+  d.reconnect_delay_max = std::chrono::milliseconds(s.integer("reconnect_delay_max", 100, 600'000).value_or(5000));
+  d.startup_timeout = std::chrono::seconds(s.integer("startup_timeout", 0, 86400).value_or(0));
 }
 
 void read_security(const Section& root, Config& config) {

@@ -81,6 +81,13 @@ struct ServerSection {
 struct DatabaseSection {
   std::optional<std::string> url;     ///< libpq URI or conninfo; unset = embedded cluster
   int pool_size = 8;                  ///< 1..1000
+  /// Bounds while the database is slow or away (storage/database.hpp, PoolOptions).
+  std::chrono::milliseconds acquire_timeout{5000};
+  std::chrono::milliseconds query_timeout{10000};
+  std::chrono::seconds connect_timeout{5};
+  std::chrono::milliseconds reconnect_delay_max{5000};
+  /// How long `parley serve` waits for an unreachable database at start; 0 = for ever.
+  std::chrono::seconds startup_timeout{0};
 };
 
 struct SecuritySection {

@@ -45,7 +45,9 @@ struct StanzaError {
   static StanzaError conflict(std::string text = {}) { return {"conflict", "cancel", std::move(text)}; }
   static StanzaError feature_not_implemented(std::string text = {}) { return {"feature-not-implemented", "cancel", std::move(text)}; }
   static StanzaError forbidden(std::string text = {}) { return {"forbidden", "auth", std::move(text)}; }
-  static StanzaError internal_server_error(std::string text = {}) { return {"internal-server-error", "cancel", std::move(text)}; }
+  // Type "wait", as in ejabberd's xmpp library and Prosody's storage errors: almost every
+  // use here is a database that is away for now, and retrying later may work.
+  static StanzaError internal_server_error(std::string text = {}) { return {"internal-server-error", "wait", std::move(text)}; }
   static StanzaError item_not_found(std::string text = {}) { return {"item-not-found", "cancel", std::move(text)}; }
   static StanzaError jid_malformed(std::string text = {}) { return {"jid-malformed", "modify", std::move(text)}; }
   static StanzaError not_acceptable(std::string text = {}) { return {"not-acceptable", "modify", std::move(text)}; }

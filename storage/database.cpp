@@ -1,20 +1,113 @@
 #include "storage/database.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <random>
+
 namespace parley::storage {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kFirstRetry{100};
+
+thread_local std::optional<Deadline> t_deadline;
+
+std::string first_line(std::string_view s) {
+  auto end = s.find('\n');
+  std::string line(s.substr(0, end));
+  if (line.size() > 200) line.resize(200);
+  return line;
+}
+
+// SQLSTATE classes that mean the connection is gone or the server is going away:
+// 08 connection exception, 57P operator intervention (admin_shutdown, crash_shutdown,
+// cannot_connect_now, database_dropped), 57014 query_canceled (statement_timeout).
+bool unavailable_state(const std::string& state) {
+  return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "57014";
+}
+
+bool has_key(const std::string& conninfo, std::string_view key) {
+  return conninfo.find(std::string(key) + "=") != std::string::npos;
+}
+
+// The pool's timeouts as libpq parameters, unless the operator's conninfo sets them already.
+// keepalives and tcp_user_timeout only matter on TCP (libpq ignores them on unix sockets):
+// they bound how long a query waits for a server that vanished without closing the socket.
+std::string with_timeouts(const std::string& conninfo, const PoolOptions& o) {
+  auto seconds = [](auto d) { return std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count()); };
+  std::vector<std::pair<std::string, std::string>> params{
+      {"connect_timeout", std::to_string(std::max<long long>(2, o.connect_timeout.count()))},
+      {"tcp_user_timeout", std::to_string(o.query_timeout.count())},
+      {"keepalives_idle", std::to_string(seconds(o.query_timeout / 2))},
+      {"keepalives_interval", std::to_string(seconds(o.query_timeout / 6))},
+      {"keepalives_count", "3"},
+  };
+  bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  std::string out = conninfo;
+  for (const auto& [key, value] : params) {
+    if (has_key(conninfo, key)) continue;
+    if (uri) {
+      out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    } else {
+      out += " " + key + "=" + value;
+    }
+  }
+  return out;
+}
+
+// An idle connection has nothing to read: if its socket is readable (or hung up), the server
+// sent something unasked, which in practice is the FATAL message of a server that is
+// stopping or restarting (or terminated this backend) before it closes the connection. Such
+// a connection is replaced; at worst a harmless message costs one reconnect.
+bool looks_alive(const pqxx::connection& c) {
+  if (!c.is_open()) return false;
+  int fd = c.sock();
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<long long> spread(d.count() * 3 / 4, d.count() * 5 / 4);
+  return std::chrono::milliseconds(spread(rng));
+}
+
+}  // namespace
 
 Error translate_exception(const std::exception& e) {
+  if (dynamic_cast<const Unavailable*>(&e) != nullptr) return unavailable(e.what());
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return unavailable(std::string("database unavailable: ") + e.what());
+    return unavailable(std::string("database unavailable: ") + first_line(e.what()));
   }
   if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) return conflict(e.what());
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return unavailable(std::string("database connection lost during commit: ") + e.what());
+    return unavailable(std::string("database connection lost during commit: ") + first_line(e.what()));
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr && unavailable_state(sql->sqlstate())) {
+    return unavailable(std::string("database unavailable: ") + first_line(e.what()));
   }
   return internal_error(e.what());
 }
 
-Database::Database(std::string conninfo, int pool_size)
-    : conninfo_(std::move(conninfo)), slots_(static_cast<std::size_t>(pool_size < 1 ? 1 : pool_size)) {}
+bool connection_lost(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return true;
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+  return sql != nullptr && sql->sqlstate() != "57014" && unavailable_state(sql->sqlstate());
+}
+
+DeadlineScope::DeadlineScope(Deadline deadline) : previous_(t_deadline) { t_deadline = deadline; }
+DeadlineScope::~DeadlineScope() { t_deadline = previous_; }
+
+Database::Database(std::string conninfo, int pool_size) : Database(std::move(conninfo), PoolOptions{pool_size}) {}
+
+Database::Database(std::string conninfo, PoolOptions options)
+    : conninfo_(std::move(conninfo)),
+      connect_conninfo_(with_timeouts(conninfo_, options)),
+      options_(options),
+      slots_(static_cast<std::size_t>(options.size < 1 ? 1 : options.size)) {}
 
 Database::~Database() = default;
 
@@ -23,7 +116,13 @@ void Database::prepare(std::string name, std::string sql) {
   statements_.emplace_back(std::move(name), std::move(sql));
 }
 
+void Database::on_status_change(std::function<void(bool, const std::string&)> listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
 Database::Lease Database::acquire() {
+  Deadline deadline = t_deadline.value_or(Clock::now() + options_.acquire_timeout);
   std::size_t index = 0;
   {
     std::unique_lock lock(mutex_);
@@ -38,33 +137,87 @@ Database::Lease Database::acquire() {
         }
         if (best == slots_.size()) best = i;
       }
+      if (Clock::now() >= deadline) {
+        throw Unavailable("database busy: no connection within acquire_timeout (" +
+                          std::to_string(options_.acquire_timeout.count()) + " ms)");
+      }
       if (best < slots_.size()) {
         index = best;
         slots_[index].busy = true;
         break;
       }
-      available_.wait(lock);
+      available_.wait_until(lock, deadline);
     }
   }
-  Lease lease(this, index);
-  lease.conn_();  // opens and prepares, or throws (the lease then frees the slot)
+  Lease lease(this, index);  // from here on, the lease frees the slot whatever happens
+  Slot& slot = slots_[index];
+  if (slot.conn && !looks_alive(*slot.conn)) slot.conn.reset();
+  if (!slot.conn) open(slot);
+  std::lock_guard lock(mutex_);
+  for (; slot.prepared < statements_.size(); ++slot.prepared) {
+    const auto& [name, sql] = statements_[slot.prepared];
+    slot.conn->prepare(name, sql);
+  }
   return lease;
 }
 
-pqxx::connection* Database::Lease::conn_() {
-  Slot& slot = db_->slots_[slot_];
-  if (slot.conn && !slot.conn->is_open()) slot.conn.reset();
-  if (!slot.conn) {
-    slot.conn = std::make_unique<pqxx::connection>(db_->conninfo_);
-    slot.prepared = 0;
+// Opens the slot's connection, or fails at once while the database is known to be down and
+// its next attempt is not due (or another call is making it): one probe at a time.
+void Database::open(Slot& slot) {
+  {
+    std::lock_guard lock(mutex_);
+    if (down_) {
+      auto now = Clock::now();
+      if (probing_ || now < retry_at_) {
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::max(retry_at_ - now, Clock::duration{}));
+        throw Unavailable("database unreachable (" + last_error_ + "); next attempt in " +
+                          std::to_string(wait.count()) + " ms");
+      }
+      probing_ = true;
+    }
   }
-  std::lock_guard lock(db_->mutex_);
-  for (; slot.prepared < db_->statements_.size(); ++slot.prepared) {
-    const auto& [name, sql] = db_->statements_[slot.prepared];
-    slot.conn->prepare(name, sql);
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = std::make_unique<pqxx::connection>(connect_conninfo_);
+    // Bounds every statement on the server (libpqxx sets it again if it reconnects).
+    conn->set_variable("statement_timeout", std::to_string(options_.query_timeout.count()));
+  } catch (const std::exception& e) {
+    std::function<void(bool, const std::string&)> notify;
+    std::string message;
+    {
+      std::lock_guard lock(mutex_);
+      probing_ = false;
+      backoff_ = down_ ? std::min(options_.reconnect_delay_max, backoff_ * 2)
+                       : std::min(options_.reconnect_delay_max, kFirstRetry);
+      retry_at_ = Clock::now() + jittered(backoff_);
+      last_error_ = first_line(e.what());
+      if (!down_) {
+        notify = listener_;
+        message = "database unreachable: " + last_error_ + "; requests that need it fail until it is back";
+      }
+      down_ = true;
+    }
+    if (notify) notify(false, message);
+    throw;
   }
-  return slot.conn.get();
+  slot.conn = std::move(conn);
+  slot.prepared = 0;
+  std::function<void(bool, const std::string&)> notify;
+  {
+    std::lock_guard lock(mutex_);
+    probing_ = false;
+    if (down_) {
+      down_ = false;
+      backoff_ = std::chrono::milliseconds(0);
+      notify = listener_;
+    }
+  }
+  if (notify) notify(true, "database reachable again");
 }
+
+pqxx::connection* Database::Lease::conn_() { return db_->slots_[slot_].conn.get(); }
+
+void Database::Lease::discard() { db_->slots_[slot_].conn.reset(); }
 
 Database::Lease::~Lease() {
   if (db_ != nullptr) db_->give_back(slot_);

@@ -3,14 +3,28 @@
 //
 // Thread-safe. Calls block the calling thread while they wait for a connection and run their
 // query, so on the server they run only on the storage pool's threads, never on a network
-// thread (DESIGN.md). Connections open lazily, and one found broken is replaced on the next
-// lease, so the pool reconnects by itself after the database comes back.
+// thread (DESIGN.md). Every wait is bounded (PoolOptions), so that a database that is stopped,
+// restarting or unreachable costs a caller an `unavailable` error, never a hang:
+// - a free connection is waited for until a deadline (acquire_timeout after the request was
+//   queued, see Runner), then the call fails;
+// - connecting is bounded by libpq's connect_timeout, a query by statement_timeout and, on
+//   TCP, by keepalives and tcp_user_timeout;
+// - an idle connection the server has closed (it was stopped or restarted) is noticed when
+//   it is leased and replaced; one that broke during a query is dropped then;
+// - after a failed connect the pool stays "down" for a backoff (100 ms, doubling up to
+//   reconnect_delay_max, with jitter): calls meanwhile fail at once instead of all hammering
+//   the server, and afterwards a single call probes; when it connects, the pool is up again.
+// So the pool reconnects by itself once the database is back.
 
+#include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,10 +36,50 @@ namespace parley::storage {
 /// Maps a libpqxx (or other) exception to the storage error type.
 Error translate_exception(const std::exception& e);
 
+/// True when `e` means the connection it came from is gone (broken, in doubt, or the server
+/// shutting down): such a connection is not given back to the pool.
+bool connection_lost(const std::exception& e);
+
+/// Thrown inside the pool when no connection can be had in time or the database is known to
+/// be down; translated to Error::Kind::unavailable.
+class Unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The bounds of the pool ([database] in the configuration, docs/configuration.md).
+struct PoolOptions {
+  int size = 8;
+  /// Longest a call waits for a connection, counted from when it was queued (Runner).
+  std::chrono::milliseconds acquire_timeout{5000};
+  /// statement_timeout of every connection; on TCP also how soon a silent server is given up.
+  std::chrono::milliseconds query_timeout{10000};
+  /// libpq connect_timeout (libpq waits at least 2 s).
+  std::chrono::seconds connect_timeout{5};
+  /// After failed connects the next attempt waits 100 ms, doubling up to this.
+  std::chrono::milliseconds reconnect_delay_max{5000};
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+/// Within its scope, pool calls on this thread that name no deadline use `deadline` (the
+/// Runner sets it for each job to "queued at + acquire_timeout").
+class DeadlineScope {
+ public:
+  explicit DeadlineScope(Deadline deadline);
+  ~DeadlineScope();
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  std::optional<Deadline> previous_;
+};
+
 class Database {
  public:
   /// `conninfo`: a libpq URI or key=value string. Nothing connects until first use.
   Database(std::string conninfo, int pool_size);
+  Database(std::string conninfo, PoolOptions options);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -33,6 +87,10 @@ class Database {
   /// Registers a named statement; every connection prepares it before its next use.
   /// Call at start-up (module start); names are global to the pool.
   void prepare(std::string name, std::string sql);
+
+  /// Called (from a storage thread) when the database becomes unreachable and when it is
+  /// reachable again, with a line for the log. Set before the pool is used.
+  void on_status_change(std::function<void(bool reachable, const std::string& message)> listener);
 
   /// A connection borrowed from the pool; returned when the lease is destroyed.
   class Lease {
@@ -42,6 +100,8 @@ class Database {
     ~Lease();
     pqxx::connection& operator*() { return *conn_(); }
     pqxx::connection* operator->() { return conn_(); }
+    /// Closes the connection instead of returning it to the pool (it broke).
+    void discard();
 
    private:
     friend class Database;
@@ -51,8 +111,9 @@ class Database {
     std::size_t slot_;
   };
 
-  /// Waits for a free connection and opens it if needed. Throws pqxx::broken_connection
-  /// when the database cannot be reached.
+  /// Waits (until the thread's DeadlineScope, else acquire_timeout from now) for a free
+  /// connection and opens it if needed. Throws Unavailable or pqxx::broken_connection when
+  /// the database cannot be reached.
   Lease acquire();
 
   /// Runs `f(pqxx::connection&)` on a pooled connection and turns exceptions into an Error:
@@ -62,18 +123,27 @@ class Database {
     using R = decltype(f(std::declval<pqxx::connection&>()));
     try {
       auto lease = acquire();
-      if constexpr (std::is_void_v<R>) {
-        f(*lease);
-        return {};
-      } else {
-        return f(*lease);
+      try {
+        if constexpr (std::is_void_v<R>) {
+          f(*lease);
+          return {};
+        } else {
+          return f(*lease);
+        }
+      } catch (const std::exception& e) {
+        if (connection_lost(e) || !lease->is_open()) lease.discard();
+        throw;
       }
     } catch (const std::exception& e) {
       return translate_exception(e);
     }
   }
 
+  /// The deadline of a call queued now.
+  Deadline deadline_from_now() const { return std::chrono::steady_clock::now() + options_.acquire_timeout; }
+
   const std::string& conninfo() const { return conninfo_; }
+  const PoolOptions& options() const { return options_; }
 
  private:
   struct Slot {
@@ -82,12 +152,22 @@ class Database {
     bool busy = false;
   };
   void give_back(std::size_t slot);
+  void open(Slot& slot);
 
   std::string conninfo_;
+  std::string connect_conninfo_;  // conninfo_ with the pool's timeouts added
+  PoolOptions options_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<Slot> slots_;
   std::vector<std::pair<std::string, std::string>> statements_;
+  std::function<void(bool, const std::string&)> listener_;
+  // Reconnection state, under mutex_.
+  bool down_ = false;
+  bool probing_ = false;
+  std::chrono::milliseconds backoff_{0};
+  Deadline retry_at_{};
+  std::string last_error_;
 };
 
 }  // namespace parley::storage

@@ -6,7 +6,10 @@
 //   auto rows = co_await runner.run([&](pqxx::connection& c) { ... return value; });
 //
 // Thread-safe. The pool has as many threads as the database pool has connections, so no
-// thread waits for a connection while another sits idle.
+// thread waits for a connection while another sits idle. Each job carries the deadline of
+// the moment it was queued (PoolOptions::acquire_timeout): a job that waited that long for a
+// thread or a connection fails with Error::Kind::unavailable instead of adding to a backlog
+// while the database is away.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,7 +35,10 @@ class Runner {
   ///   auto result = co_await runner.run(std::move(query));
   template <typename F>
   auto run(F f) -> boost::asio::awaitable<Result<decltype(f(std::declval<pqxx::connection&>()))>> {
-    auto job = [this, f = std::move(f)]() mutable { return db_.run(f); };
+    auto job = [this, f = std::move(f), deadline = db_.deadline_from_now()]() mutable {
+      DeadlineScope scope(deadline);
+      return db_.run(f);
+    };
     return boost::asio::co_spawn(pool_, invoke(std::move(job)), boost::asio::use_awaitable);
   }
 
@@ -42,7 +48,11 @@ class Runner {
   /// callable before the co_await, as for run().
   template <typename F>
   auto execute(F f) -> boost::asio::awaitable<decltype(f())> {
-    return boost::asio::co_spawn(pool_, invoke(std::move(f)), boost::asio::use_awaitable);
+    auto job = [f = std::move(f), deadline = db_.deadline_from_now()]() mutable {
+      DeadlineScope scope(deadline);
+      return f();
+    };
+    return boost::asio::co_spawn(pool_, invoke(std::move(job)), boost::asio::use_awaitable);
   }
 
   /// Finishes queued work and joins the threads. Idempotent.

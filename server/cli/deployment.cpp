@@ -60,7 +60,16 @@ storage::Database& Deployment::database() {
     cluster_->start();
     conninfo = cluster_->conninfo();
   }
-  database_ = std::make_unique<storage::Database>(conninfo, config_.database.pool_size);
+  const auto& d = config_.database;
+  storage::PoolOptions pool{d.pool_size, d.acquire_timeout, d.query_timeout, d.connect_timeout, d.reconnect_delay_max};
+  database_ = std::make_unique<storage::Database>(conninfo, pool);
+  database_->on_status_change([](bool reachable, const std::string& message) {
+    if (reachable) {
+      log::info("{}", message);
+    } else {
+      log::warning("{}", message);
+    }
+  });
   return *database_;
 }
 

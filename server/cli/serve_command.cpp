@@ -1,10 +1,13 @@
 // parley serve: loads the configuration, opens and migrates the database, starts the server
 // and runs until SIGINT or SIGTERM, then shuts down gracefully.
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +32,12 @@ class ShutdownSignals {
     int sig = 0;
     sigwait(&set_, &sig);
     return sig;
+  }
+  /// Waits at most `d` for one of them: the signal, or 0.
+  int wait_for(std::chrono::milliseconds d) {
+    timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>(d.count() % 1000) * 1'000'000L};
+    int sig = sigtimedwait(&set_, nullptr, &ts);
+    return sig < 0 ? 0 : sig;
   }
 
  private:
@@ -77,6 +86,39 @@ void print_dev_help(const Config& config, const Server& server) {
   log::info("then connect a client as alice@localhost to {}", where);
 }
 
+// A server may well start before its database (boot order, a database restarting): wait for
+// it with a log line per attempt, for ever or for [database] startup_timeout, and stay
+// stoppable by SIGINT/SIGTERM meanwhile. The exit status when serving must not go on (0 for a
+// signal, 1 when startup_timeout passed), nothing once the database answered.
+std::optional<int> wait_for_database(Deployment& deployment, ShutdownSignals& signals) {
+  const auto limit = deployment.config().database.startup_timeout;
+  const auto start = std::chrono::steady_clock::now();
+  auto pause = std::chrono::milliseconds(1000);
+  for (;;) {
+    try {
+      auto lease = deployment.database().acquire();
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      // Only "cannot reach it" is waited for; anything else (a broken embedded cluster, a
+      // refused login) fails the start as before.
+      if (storage::translate_exception(e).kind != storage::Error::Kind::unavailable) throw;
+      auto waited = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+      if (limit.count() > 0 && waited >= limit) {
+        log::error("database unreachable for {} s ([database] startup_timeout): {}", waited.count(),
+                   storage::translate_exception(e).message);
+        return 1;
+      }
+      log::warning("database unreachable at start, retrying in {} ms: {}", pause.count(),
+                   storage::translate_exception(e).message);
+    }
+    if (int sig = signals.wait_for(pause); sig != 0) {
+      log::info("received {} while waiting for the database, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return 0;
+    }
+    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(30));
+  }
+}
+
 }  // namespace
 
 int serve_command(Deployment& deployment) {
@@ -84,6 +126,7 @@ int serve_command(Deployment& deployment) {
   const Config& config = deployment.config();
   check_modules(config, deployment.registry());
   deployment.ensure_dev_certificates();
+  if (auto stop = wait_for_database(deployment, signals)) return *stop;
   AccountStore& accounts = deployment.accounts();  // opens the database and migrates it
   Server server(config, deployment.registry(), deployment.database(), accounts, deployment.secret());
   server.start();

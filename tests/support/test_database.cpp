@@ -17,7 +17,7 @@ std::string admin_conninfo() {
   return env;
 }
 
-TestDatabase::TestDatabase() : admin_(admin_conninfo()) {
+TestDatabase::TestDatabase(std::string admin) : admin_(admin.empty() ? admin_conninfo() : std::move(admin)) {
   static std::atomic<int> counter{0};
   name_ = "t_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
   pqxx::connection c{admin_};

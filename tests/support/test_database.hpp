@@ -8,7 +8,8 @@ namespace parley::test {
 
 class TestDatabase {
  public:
-  TestDatabase();
+  /// In the cluster named by `admin` (a conninfo), or by default the suite's ($PARLEY_TEST_DB).
+  explicit TestDatabase(std::string admin = {});
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;

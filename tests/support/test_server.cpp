@@ -27,7 +27,7 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-TestServer::TestServer(TestServerOptions options) {
+TestServer::TestServer(TestServerOptions options) : db_(options.cluster) {
   if (!options.ca_from.empty()) {
     std::filesystem::create_directories(dir_ / "certs");
     for (const char* f : {"ca.pem", "ca.key"}) {
@@ -44,7 +44,7 @@ TestServer::TestServer(TestServerOptions options) {
   std::string plugins;
   for (const auto& p : options.plugins) plugins += (plugins.empty() ? "\"" : ", \"") + p + "\"";
   std::string config = "[server]\ndata_dir = \"var\"\nthreads = 2\nplugins = [" + plugins + "]\n\n[database]\nurl = \"" + db_.conninfo() +
-                       "\"\npool_size = 4\n\n[security]\nscram_iterations = 4096\n" + options.security + "\n"
+                       "\"\npool_size = 4\n" + options.database + "\n[security]\nscram_iterations = 4096\n" + options.security + "\n"
                        "[tls]\ncertificate = \"certs/" + options.domains.front() + ".pem\"\n"
                        "private_key = \"certs/" + options.domains.front() + ".key\"\nca_file = \"certs/ca.pem\"\n\n"
                        "[[listen]]\ntype = \"c2s\"\naddress = \"127.0.0.1\"\nport = 0\n\n"

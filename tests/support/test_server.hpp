@@ -34,6 +34,11 @@ struct TestServerOptions {
   /// failed-login delays: every test connects from 127.0.0.1, and tests that try wrong
   /// passwords would slow down the others (login_abuse_test.cpp tests the delays).
   std::string security = "failed_login_delay = 0\n";
+  /// Lines for the [database] table (which the generated file has already: url, pool_size).
+  std::string database;
+  /// The admin conninfo of the PostgreSQL cluster for this server's database; empty: the
+  /// suite's shared cluster ($PARLEY_TEST_DB). Tests that stop their database use their own.
+  std::string cluster;
 };
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (for servers that must know each

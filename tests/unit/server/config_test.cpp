@@ -684,3 +684,26 @@ TEST(ConfigLimits, MaxDepthAndMaxAttributes) {
 
 }  // namespace
 }  // namespace parley::server
+
+// [database] bounds for a database that is slow or away (docs/configuration.md).
+TEST(Config, DatabaseFaultBounds) {
+  Config d = parse("");
+  EXPECT_EQ(d.database.acquire_timeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(d.database.query_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(d.database.connect_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(d.database.reconnect_delay_max, std::chrono::milliseconds(5000));
+  EXPECT_EQ(d.database.startup_timeout, std::chrono::seconds(0));  // wait for ever
+
+  Config c = parse("[database]\nacquire_timeout = 1500\nquery_timeout = 2500\nconnect_timeout = 3\n"
+                   "reconnect_delay_max = 800\nstartup_timeout = 120\n");
+  EXPECT_EQ(c.database.acquire_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.database.query_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c.database.connect_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.database.reconnect_delay_max, std::chrono::milliseconds(800));
+  EXPECT_EQ(c.database.startup_timeout, std::chrono::seconds(120));
+
+  EXPECT_THAT(error_of("[database]\nacquire_timeout = 0\n"), HasSubstr("'database.acquire_timeout'"));
+  EXPECT_THAT(error_of("[database]\nconnect_timeout = 1\n"), HasSubstr("'database.connect_timeout'"));
+  EXPECT_THAT(error_of("[database]\nstartup_timeout = -1\n"), HasSubstr("'database.startup_timeout'"));
+  EXPECT_THAT(error_of("[database]\nquery_timeout = 0\n"), HasSubstr("'database.query_timeout'"));
+}
