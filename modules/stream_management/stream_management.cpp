@@ -245,7 +245,11 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     if (skip > resend.size()) skip = static_cast<std::uint32_t>(resend.size());
     resend.erase(resend.begin(), resend.begin() + skip);
     request_outstanding_ = !resend.empty();
-    return std::pair{inbound_.handled(), std::move(resend)};
+    // The count of what the client sent: the old connection stops counting at the takeover,
+    // and the caller waited for its stanzas to be handled; one still on its way (read in the
+    // instant before the takeover) is counted too, or the client would send it again and
+    // every later 'h' would be off by one.
+    return std::pair{inbound_.received(), std::move(resend)};
   }
 
  private:

@@ -152,6 +152,7 @@ asio::awaitable<void> C2sSession::on_header(const xml::StreamHeader& header) {
 }
 
 asio::awaitable<void> C2sSession::on_element(xml::Element e) {
+  if (superseded_) co_return;  // XEP-0198: the session was resumed on another connection
   if (!bound_) deadline_in(services_.limits.negotiation_timeout);
   if (domain_.empty()) {
     co_await finish("not-well-formed", "no stream header");

@@ -432,6 +432,8 @@ bool C2sSession::resume(const std::shared_ptr<ClientSession>& previous) {
     own_live = !old_carrier && !root->detached_;
     root->carrier_ = shared_from_this();
     root->detached_ = false;
+    if (old_carrier) old_carrier->superseded_ = true;
+    if (own_live) root->superseded_ = true;
     root_ = root;
     jid_ = *root->jid_;
     hooks_ = root->hooks_;

@@ -188,6 +188,9 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   std::atomic<bool> detached_{false};        // changed under takeover_mutex_: hibernating, no connection
   // Of a carrier: the session it resumed (set once, on this connection's thread).
   std::shared_ptr<C2sSession> root_;
+  // Another connection took over the session this one carried: what it still reads is
+  // ignored (not counted, not routed), the client resends it on the new connection.
+  std::atomic<bool> superseded_{false};
   std::optional<std::string> pending_close_;  // close() or the watchdog asked the reader to end
   boost::asio::steady_timer wake_writer_;
   boost::asio::steady_timer writer_done_;
