@@ -13,6 +13,7 @@
 #include "modules/presence/presence.hpp"
 #include "modules/roster/roster.hpp"
 #include "modules/signin_notice/signin_notice.hpp"
+#include "modules/stream_management/stream_management.hpp"
 #include "modules/time/time.hpp"
 #include "modules/version/version.hpp"
 #include "modules/blocking/blocking.hpp"
@@ -39,6 +40,7 @@ void register_builtin_modules(ModuleRegistry& registry) {
   registry.add(modules::registration::info());
   registry.add(modules::mam::info());
   registry.add(modules::signin_notice::info());
+  registry.add(modules::stream_management::info());
   registry.set_federation(&federation::make_federation);
 }
 

@@ -22,6 +22,9 @@
 //   JID, with it as origin; user/*: from and to the account's bare JID, no origin, fired
 //   for every account created or deleted while the server runs, in this process or by
 //   `parley user` beside it, server/account_events.hpp. Synchronous handlers only.)
+//   message/offline          a message to store for its bare 'to' account (offline storage
+//                            takes it; fired by modules with HostContext::fire, e.g. stream
+//                            management for a hibernating session's unacknowledged messages)
 //
 // Threads: handlers run on the thread of the connection that routed the stanza, possibly on
 // several threads at once. Module state shared between stanzas must be thread-safe.
@@ -89,6 +92,9 @@ class ClientSession {
   /// When the client last sent anything (a stanza, a byte of one, a whitespace keepalive);
   /// the default, long ago, for sessions that do not track it.
   virtual std::chrono::steady_clock::time_point last_received() const { return {}; }
+  /// Kept by stream management (XEP-0198) after its connection dropped, waiting to be
+  /// resumed: still bound and available, with no connection to ping or write to.
+  virtual bool detached() const { return false; }
 };
 
 /// The local client sessions of all hosts, by JID. Thread-safe.
@@ -123,7 +129,76 @@ struct Event {
   HostContext& host;
   /// Set for preauth events only: the connection to answer.
   UnauthenticatedClient* unauthenticated = nullptr;
+  /// Durability of the stanza (set for stanzas from local clients): a handler that makes the
+  /// stanza durable later than it returns (a write-behind archive commit) keeps a copy of this
+  /// until the write is committed or given up. The sender's stream management acknowledges
+  /// the stanza (XEP-0198 <a/>) only once every copy is released.
+  std::shared_ptr<void> durable = nullptr;
 };
+
+class ClientStream;
+
+/// Stream-level extensions of a client connection, installed by a module with
+/// ClientStream::set_hooks (XEP-0198 stream management). stanza_sent runs on the thread of
+/// the connection that bound the session (also after it was resumed on another connection);
+/// the others on the thread of the connection concerned. Implementations must be
+/// thread-safe.
+class StreamHooks {
+ public:
+  virtual ~StreamHooks() = default;
+  /// A stanza from the client is about to be routed. The returned object (may be null) is
+  /// released once the stanza has been handled: routed, delivered or stored, including the
+  /// durable copies handlers kept (Event::durable). Its destructor may run on any thread.
+  virtual std::shared_ptr<void> stanza_received() { return nullptr; }
+  /// A stanza is queued for the client (after stanza/out), serialized as `xml`.
+  virtual void stanza_sent(const Stanza& stanza, const std::string& xml) = 0;
+  /// The connection ended. `resumable`: it dropped or timed out, rather than being closed by
+  /// the client (</stream:stream>) or by the server with a stream error. Return true to keep
+  /// the session bound and available but detached (hibernating): stanzas sent to it go only
+  /// to stanza_sent, until ClientStream::resume takes it over or ClientSession::close ends it.
+  virtual bool connection_lost(bool resumable) = 0;
+  /// The session ended for good (not taken over): it has just been unbound, and
+  /// session/closed has fired.
+  virtual void session_ended() = 0;
+  /// ClientStream::resume: `by` carries the session from now on. Called on that connection's
+  /// thread, at the moment of the takeover: every stanza_sent before it went to the earlier
+  /// connection (or none), every one after it goes to `by`.
+  virtual void taken_over(ClientStream& by) { (void)by; }
+};
+
+/// A client connection as stream-level extensions see it: the handlers of
+/// HostContext::handle_stream_element and StreamHooks. Used on the connection's thread,
+/// except write() and close(), which are thread-safe.
+class ClientStream {
+ public:
+  virtual ~ClientStream() = default;
+  /// The authenticated account (bare JID).
+  virtual const Jid& account() const = 0;
+  /// The bound session, or null before resource binding.
+  virtual std::shared_ptr<ClientSession> bound_session() = 0;
+  /// Writes a top-level element that is not a stanza (not counted, not filtered), in order
+  /// with what was queued before it on this thread.
+  virtual void write(std::string xml) = 0;
+  /// Ends the connection with a stream error (RFC 6120 §4.9.3).
+  virtual void end(std::string_view condition, std::string text = {}) = 0;
+  /// Installs this connection's hooks (one set; replaces an earlier one; a resumed
+  /// connection already has the session's).
+  virtual void set_hooks(std::shared_ptr<StreamHooks> hooks) = 0;
+  virtual std::shared_ptr<StreamHooks> hooks() const = 0;
+  /// Takes over `previous`, a session of the same account that is detached or carried by
+  /// another connection (which is then closed): this not yet bound connection carries it
+  /// from now on. The session stays the same object, with its full JID, presence, hooks and
+  /// the state modules keep for it; no session/bound or session/closed event fires, and
+  /// bound_session() is `previous`. False if it has ended or is another account's.
+  virtual bool resume(const std::shared_ptr<ClientSession>& previous) = 0;
+  virtual std::shared_ptr<ClientStream> shared() = 0;
+  virtual boost::asio::any_io_executor executor() = 0;
+};
+
+/// A top-level element in a given namespace that is not a stanza (e.g. XEP-0198 <enable/>,
+/// <r/>, <a/>, <resume/>) from an authenticated client, before or after resource binding.
+/// The connection reads nothing else until the coroutine finishes.
+using StreamElementHandler = std::function<boost::asio::awaitable<void>(const xml::Element&, ClientStream&)>;
 
 using Handler = std::function<Verdict(Event&)>;
 using AsyncHandler = std::function<boost::asio::awaitable<Verdict>(Event&)>;
@@ -146,6 +221,17 @@ class HostContext {
   /// `before_authentication` next to the SASL mechanisms, e.g. XEP-0077's <register/>.
   virtual void add_stream_feature(std::string xml, bool before_authentication = false) = 0;
   virtual const std::vector<std::string>& stream_features(bool before_authentication = false) const = 0;
+
+  /// Handles top-level elements in namespace `ns` on authenticated client streams of this host.
+  virtual void handle_stream_element(std::string ns, StreamElementHandler handler) = 0;
+
+  /// Runs the handlers of an event that carries a stanza and no destination, for modules to
+  /// call each other ("message/offline"). Returns the verdict (pass: nobody took it).
+  virtual boost::asio::awaitable<Verdict> fire(std::string_view event, Stanza& stanza) = 0;
+  /// Held while a module finishes work that must complete before the server stops (e.g.
+  /// storing a hibernating session's messages): at shutdown the server waits, within its
+  /// grace period, until every copy is released. Thread-safe.
+  virtual std::shared_ptr<void> busy() = 0;
 
   /// A feature var for disco#info (XEP-0030): of the server, or of every account's bare JID.
   virtual void add_disco_feature(std::string var, bool on_accounts = false) = 0;

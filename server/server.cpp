@@ -212,11 +212,21 @@ void Server::stop(std::chrono::milliseconds grace) {
       a->close(ec);
     });
   }
-  // Every bound client gets <system-shutdown/> (RFC 6120 §4.9.3.17) and a TLS close.
+  // Stanzas being handled finish first: their archive batches and offline rows are committed
+  // (and stream management can acknowledge them) before the clients are told to go.
+  auto until = std::chrono::steady_clock::now() + grace;
+  auto drained = std::chrono::steady_clock::now() + grace / 2;
+  while (router_.pending() > 0 && std::chrono::steady_clock::now() < drained) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Every bound client gets <system-shutdown/> (RFC 6120 §4.9.3.17) and a TLS close; a
+  // detached (hibernating) session ends, and what it held goes to offline storage, which
+  // the wait below covers (router_.pending(): HostContext::busy()).
   sessions_.for_each([](const std::shared_ptr<ClientSession>& s) { s->close("system-shutdown"); });
   if (federation_) federation_->stop();
-  auto busy = [&] { return sessions_.size() > 0 || (federation_ && federation_->active() > 0); };
-  auto until = std::chrono::steady_clock::now() + grace;
+  auto busy = [&] {
+    return sessions_.size() > 0 || router_.pending() > 0 || (federation_ && federation_->active() > 0);
+  };
   while (busy() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

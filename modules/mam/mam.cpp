@@ -205,7 +205,7 @@ class Mam final : public server::Module {
     bool keep = co_await should_archive(account, peer);
     if (!keep) co_return Verdict::pass;
     std::int64_t id = ids_.next();
-    if (!writer_->push(make_row(account, peer, false, st.element, id))) {
+    if (!writer_->push(make_row(account, peer, false, st.element, id, ev.durable))) {
       queue_full();
       co_return Verdict::pass;
     }
@@ -225,13 +225,14 @@ class Mam final : public server::Module {
     bool keep = co_await should_archive(account, peer);
     if (!keep) co_return Verdict::pass;
     // No stanza-id on the way out: XEP-0313 §3.5 keeps it from the contacts.
-    if (!writer_->push(make_row(account, peer, true, st.element, ids_.next()))) queue_full();
+    if (!writer_->push(make_row(account, peer, true, st.element, ids_.next(), ev.durable))) queue_full();
     co_return Verdict::pass;
   }
 
   static ArchiveRow make_row(const Jid& account, const Jid& peer, bool outgoing, const Element& message,
-                             std::int64_t id) {
+                             std::int64_t id, std::shared_ptr<void> hold) {
     ArchiveRow row;
+    row.hold = std::move(hold);
     row.host = std::string(account.domain());
     row.user = std::string(account.local());
     row.id = id;

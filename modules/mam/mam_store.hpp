@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,9 @@ struct ArchiveRow {
   bool outgoing = false;
   std::string stanza;         ///< to_stored() of the message
   std::string body;           ///< "" when it has none (stored as NULL)
+  /// The message's durability hold (server::Event::durable), released with the row once its
+  /// batch is committed or given up: the sender's stream management acknowledges only then.
+  std::shared_ptr<void> hold;
   std::size_t bytes() const { return stanza.size() + body.size() + peer.size() + 64; }
 };
 

@@ -113,6 +113,7 @@ class Offline final : public server::Module {
     auto on_message = [this](server::Event& ev) { return take(ev); };
     host.hook_async("message/bare", on_message, -10);
     host.hook_async("message/full", on_message, -10);
+    host.hook_async("message/offline", [this](server::Event& ev) { return take_over(ev); });
 
     // Priority 10: before a presence module (0) that may answer "handled" for the broadcast,
     // so that initial presence always reaches us. This handler only starts the delivery (on
@@ -151,7 +152,21 @@ class Offline final : public server::Module {
       case Disposition::refuse: co_return Verdict::pass;  // the router answers service-unavailable
       case Disposition::store: break;
     }
+    Verdict v = co_await store(st);
+    co_return v;
+  }
 
+  // message/offline: another module hands over a message that is already routed (archived,
+  // carbon-copied), e.g. stream management for what a hibernating session never
+  // acknowledged. Stored like any message; what offline storage does not keep passes.
+  asio::awaitable<Verdict> take_over(server::Event& ev) {
+    server::Stanza& st = ev.stanza;
+    if (!st.to || !st.to->has_local() || disposition(st) != Disposition::store) co_return Verdict::pass;
+    Verdict v = co_await store(st);
+    co_return v;
+  }
+
+  asio::awaitable<Verdict> store(server::Stanza& st) {
     server::Jid account = st.to->bare();
     // RFC 6121 §8.5.2.2: no such account -> service-unavailable (asked on the storage pool).
     server::AccountStore* accounts = &host_->accounts();

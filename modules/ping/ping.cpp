@@ -55,6 +55,8 @@ class Ping final : public server::Module {
       if (!session || stopped_) co_return;
       // Only idle clients are pinged: one that sent something within the interval is alive.
       if (std::chrono::steady_clock::now() - session->last_received() < interval_) continue;
+      // A session hibernating for XEP-0198 resumption has no link to test: its own timeout rules.
+      if (session->detached()) continue;
       std::string id = "ping-" + std::to_string(reinterpret_cast<std::uintptr_t>(session.get())) + "-" + std::to_string(n);
       {
         std::lock_guard lock(mutex_);

@@ -152,6 +152,7 @@ asio::awaitable<void> C2sSession::on_header(const xml::StreamHeader& header) {
 }
 
 asio::awaitable<void> C2sSession::on_element(xml::Element e) {
+  if (superseded_) co_return;  // XEP-0198: the session was resumed on another connection
   if (!bound_) deadline_in(services_.limits.negotiation_timeout);
   if (domain_.empty()) {
     co_await finish("not-well-formed", "no stream header");
@@ -184,6 +185,15 @@ asio::awaitable<void> C2sSession::on_element(xml::Element e) {
       if (!handled) co_await finish("not-authorized", "authenticate first");
     }
     co_return;
+  }
+  if (e.ns() != kClientNs) {
+    // Top-level elements of an extension (XEP-0198 stream management), before or after bind.
+    auto* host = services_.router.find_host(domain_);
+    const StreamElementHandler* handler = host ? host->find_stream_handler(e.ns()) : nullptr;
+    if (handler != nullptr) {
+      co_await (*handler)(e, *this);
+      co_return;
+    }
   }
   if (!bound_) {
     auto* bind = e.find_child("bind", kBindNs);
@@ -421,7 +431,7 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
       // RFC 6120 §7.7.2.1: a resource that cannot be prepared.
       std::string error = "<iq type='error' id='" + escaped_attr(id) + "'><error type='modify'>"
                          "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
-      co_await write_now(std::move(error));
+      co_await write_negotiation(std::move(error));
       co_return;
     }
   }
@@ -432,7 +442,7 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
     log::info("c2s {}: {} has {} sessions already", remote_address_, account_->str(), existing.size());
     std::string error = "<iq type='error' id='" + escaped_attr(id) + "'><error type='wait'>"
                         "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
-    co_await write_now(std::move(error));
+    co_await write_negotiation(std::move(error));
     co_return;
   }
   jid_ = *full;
@@ -443,7 +453,7 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
   }
   bound_ = true;
   deadline_in(services_.limits.idle_timeout);
-  asio::co_spawn(stream_.get_executor(), keep_alive(self, true), asio::detached);
+  start_writer();
   enqueue("<iq type='result' id='" + escaped_attr(id) + "'><bind xmlns='" + std::string(kBindNs) +
           "'><jid>" + escaped_text(jid_->str()) + "</jid></bind></iq>");
   log::info("c2s {}: bound {}", remote_address_, jid_->str());
@@ -452,6 +462,10 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
 }
 
 asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
+  // Stream management counts what the client sent (XEP-0198 §4); `handled` is released when
+  // the stanza has been routed and made durable, or refused below.
+  std::shared_ptr<void> handled;
+  if (hooks_ && e.ns() == kClientNs) handled = hooks_->stanza_received();
   if (e.name() == "iq" && e.attr("type") == "set" && e.find_child("session", kSessionNs) != nullptr) {
     // Old-style session establishment: nothing to do but say yes.
     enqueue("<iq type='result' id='" + escaped_attr(e.attr("id").value_or("")) + "'/>");
@@ -471,8 +485,10 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
     }
     co_return;
   }
-  auto self = shared_from_this();
-  co_await services_.router.route_from_client(std::move(*stanza), std::move(self));
+  // A resumed connection speaks for the session it carries.
+  std::shared_ptr<ClientSession> origin = root_;
+  if (!origin) origin = shared_from_this();
+  co_await services_.router.route_from_client(std::move(*stanza), std::move(origin), std::move(handled));
 }
 
 }  // namespace parley::server::c2s

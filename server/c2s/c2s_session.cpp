@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -82,12 +83,31 @@ asio::awaitable<void> C2sSession::run() {
   } catch (const std::exception& e) {
     log::error("c2s {}: {}", remote_address_, e.what());
   }
-  if (bound_) {
-    services_.router.sessions().unbind(*this);
-    services_.router.session_event(router::Family::session_closed, self);
-    log::info("c2s {} closed ({})", jid_->str(), remote_address_);
-  }
   closing_ = true;
+  if (bound_) {
+    // The session this connection carried (itself, or the root it resumed). If another
+    // connection has taken it over since, nothing more to do; else stream management may
+    // keep it detached (hibernating); else it ends.
+    C2sSession* session = root_ ? root_.get() : this;
+    bool mine = false, keep = false;
+    {
+      std::lock_guard lock(session->takeover_mutex_);
+      mine = session->carried_by(this);
+      if (mine) {
+        keep = session->hooks_ && session->hooks_->connection_lost(!clean_end_);
+        session->carrier_.reset();
+        session->detached_ = keep;
+        session->ended_ = !keep;
+      }
+    }
+    if (!mine) {
+      log::info("c2s {}: connection closed, the session continues on a resumed stream ({})", jid_->str(), remote_address_);
+    } else if (keep) {
+      log::info("c2s {}: connection lost, session detached for resumption ({})", jid_->str(), remote_address_);
+    } else {
+      session->end_session();
+    }
+  }
   wake_writer_.cancel();
   shutdown_socket();
 }
@@ -228,6 +248,8 @@ asio::awaitable<void> C2sSession::write_now(std::string data) {
 // close_notify, then the socket. Used for a client's </stream:stream> too (empty condition).
 asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string text) {
   if (closing_) co_return;
+  // A stream that timed out may be resumed (XEP-0198 §5); one closed on purpose may not.
+  if (condition != "connection-timeout") clean_end_ = true;
   std::string bye;
   if (!header_sent_) {
     // RFC 6120 §4.9.1.3: an error before our header still opens the stream first.
@@ -323,16 +345,157 @@ void C2sSession::enqueue(std::string data) {
 
 void C2sSession::send(Stanza stanza) {
   asio::post(stream_.get_executor(), [self = shared_from_this(), st = std::move(stanza)]() mutable {
-    if (self->closing_ || !self->bound_) return;
-    if (!self->services_.router.filter_outgoing(st, self)) return;
-    self->enqueue(xml::serialize(st.element, kClientNs));
+    self->deliver(std::move(st));
+  });
+}
+
+bool C2sSession::carried_by(const C2sSession* connection) const {
+  if (ended_) return false;
+  if (carrier_) return carrier_.get() == connection;
+  return connection == this && !detached_;
+}
+
+// On the session's thread. The hooks see every stanza for the session, also while it is
+// closing or detached, so that stream management can resend or store what was not
+// acknowledged; a resumed session's stanzas go to the connection that carries it.
+void C2sSession::deliver(Stanza st) {
+  std::string data;
+  {
+    std::lock_guard lock(takeover_mutex_);
+    bool own = !carrier_ && !closing_ && !detached_ && !ended_;
+    if (!bound_ || (!own && !carrier_ && !hooks_)) return;
+    auto self = shared_from_this();
+    if (!services_.router.filter_outgoing(st, self)) return;
+    data = xml::serialize(st.element, kClientNs);
+    // Written (or posted to the carrier) first, so that an <r/> the hooks add follows it.
+    if (!hooks_) {
+      if (own) enqueue(std::move(data));
+      if (carrier_) carrier_->write(std::move(data));
+      return;
+    }
+    if (own) enqueue(data);
+    if (carrier_) carrier_->write(data);
+    hooks_->stanza_sent(st, data);
+  }
+}
+
+// Unbound first, so that what the hooks hand to offline storage is not delivered back to
+// this session; the hold keeps a shutdown waiting until the hooks took their own.
+void C2sSession::end_session() {
+  auto hold = services_.router.hold();
+  services_.router.sessions().unbind(*this);
+  services_.router.session_event(router::Family::session_closed, shared_from_this());
+  if (hooks_) hooks_->session_ended();
+  log::info("c2s {} closed ({})", jid_->str(), remote_address_);
+}
+
+std::shared_ptr<ClientSession> C2sSession::bound_session() {
+  if (!bound_) return nullptr;
+  if (root_) return root_;
+  return shared_from_this();
+}
+
+void C2sSession::write(std::string data) {
+  auto executor = stream_.get_executor();
+  auto* io = executor.target<asio::io_context::executor_type>();
+  if (io != nullptr && io->running_in_this_thread()) {
+    if (closing_) return;
+    start_writer();
+    enqueue(std::move(data));
+    return;
+  }
+  asio::post(stream_.get_executor(), [self = shared_from_this(), d = std::move(data)]() mutable {
+    self->write(std::move(d));
+  });
+}
+
+void C2sSession::end(std::string_view condition, std::string text) {
+  if (!text.empty()) log::info("c2s {}: ending the stream: {}", remote_address_, text);
+  drop_connection(std::string(condition));
+}
+
+void C2sSession::start_writer() {
+  if (writer_spawned_) return;
+  writer_spawned_ = true;
+  writer_running_ = true;  // from now on everything goes through the queue
+  asio::co_spawn(stream_.get_executor(), keep_alive(shared_from_this(), true), asio::detached);
+}
+
+// During negotiation writes go out directly, unless the writer already runs (a stream
+// element handler wrote through it): then through the queue, one write in flight.
+asio::awaitable<void> C2sSession::write_negotiation(std::string data) {
+  if (writer_running_) {
+    enqueue(std::move(data));
+  } else {
+    co_await write_now(std::move(data));
+  }
+}
+
+// XEP-0198 §5: this authenticated, unbound connection takes over a session of the same
+// account and carries it from now on. The connection that carried it, if still open, is
+// closed; its run() sees that it no longer carries the session and leaves it alone.
+bool C2sSession::resume(const std::shared_ptr<ClientSession>& previous) {
+  auto root = std::dynamic_pointer_cast<C2sSession>(previous);
+  if (!root || root.get() == this || root->root_ || bound_ || !account_ || !root->jid_ ||
+      root->jid_->bare() != account_->bare()) {
+    return false;
+  }
+  std::shared_ptr<C2sSession> old_carrier;
+  bool own_live = false;
+  {
+    std::lock_guard lock(root->takeover_mutex_);
+    if (root->ended_ || !root->bound_) return false;
+    old_carrier = root->carrier_;
+    own_live = !old_carrier && !root->detached_;
+    root->carrier_ = shared_from_this();
+    root->detached_ = false;
+    if (old_carrier) old_carrier->superseded_ = true;
+    if (own_live) root->superseded_ = true;
+    root_ = root;
+    jid_ = *root->jid_;
+    hooks_ = root->hooks_;
+    if (hooks_) hooks_->taken_over(*this);
+  }
+  if (old_carrier) old_carrier->drop_connection("conflict");
+  if (own_live) root->drop_connection("conflict");
+  bound_ = true;
+  deadline_in(services_.limits.idle_timeout);
+  watchdog_timer_.cancel();
+  start_writer();
+  log::info("c2s {}: resumed {}", remote_address_, jid_->str());
+  return true;
+}
+
+// A module ends the session (RFC 6120 §4.9.3: with a stream error): on the connection that
+// carries it; a detached session has none and ends here.
+void C2sSession::close(std::string_view condition) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::string(condition)] {
+    std::shared_ptr<C2sSession> carrier;
+    bool end_detached = false;
+    {
+      std::lock_guard lock(self->takeover_mutex_);
+      if (self->ended_) return;
+      carrier = self->carrier_;
+      if (!carrier && self->detached_) {
+        self->ended_ = true;
+        self->detached_ = false;
+        end_detached = true;
+      }
+    }
+    if (end_detached) {
+      self->end_session();
+    } else if (carrier) {
+      carrier->drop_connection(c);
+    } else {
+      self->drop_connection(c);
+    }
   });
 }
 
 // The reader does the closing (no second operation on the TLS stream beside its read):
 // cancel its read and leave the condition for it.
-void C2sSession::close(std::string_view condition) {
-  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::string(condition)] {
+void C2sSession::drop_connection(std::string condition) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::move(condition)] {
     if (self->closing_ || self->pending_close_) return;
     self->pending_close_ = c;
     boost::system::error_code ignored;

@@ -6,6 +6,14 @@
 // handlers run there only. send() and close() may be called from any thread: they post to
 // the session's context. One write is in flight at a time; queued output is bounded, and a
 // client whose queue passes the bound is disconnected (it stopped reading).
+//
+// Stream management (a module's StreamHooks, module_api.hpp) may keep a session whose
+// connection dropped bound and "detached" (hibernating), and a new connection of the same
+// account may take it over (resume). The session keeps its identity: the object that bound
+// the resource stays in the session table (modules key their state by it) and becomes the
+// "root"; the resuming connection is its "carrier": it writes what the root is sent and
+// routes what it reads with the root as origin. The root's takeover_mutex_ orders delivery,
+// the end of a connection and takeovers.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +21,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -54,7 +63,7 @@ struct Services {
   Limits limits;
 };
 
-class C2sSession final : public ClientSession, public std::enable_shared_from_this<C2sSession> {
+class C2sSession final : public ClientSession, public ClientStream, public std::enable_shared_from_this<C2sSession> {
  public:
   using Stream = net::TlsStream;  // holds no buffer while idle (docs/profiling.md)
 
@@ -77,6 +86,19 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
     return std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_received_.load(std::memory_order_relaxed)));
   }
+
+  bool detached() const override { return detached_.load(); }
+
+  // ClientStream
+  const Jid& account() const override { return *account_; }
+  std::shared_ptr<ClientSession> bound_session() override;
+  void write(std::string xml) override;
+  void end(std::string_view condition, std::string text = {}) override;
+  void set_hooks(std::shared_ptr<StreamHooks> hooks) override { hooks_ = std::move(hooks); }
+  std::shared_ptr<StreamHooks> hooks() const override { return hooks_; }
+  bool resume(const std::shared_ptr<ClientSession>& previous) override;
+  std::shared_ptr<ClientStream> shared() override { return shared_from_this(); }
+  boost::asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
   struct Header { xml::StreamHeader header; };
@@ -112,6 +134,12 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   sasl::ChannelBindingInfo channel_binding_info() const;
 
   void enqueue(std::string data);
+  void deliver(Stanza stanza);
+  void drop_connection(std::string condition);
+  bool carried_by(const C2sSession* connection) const;  // takeover_mutex_ held
+  void end_session();
+  void start_writer();
+  boost::asio::awaitable<void> write_negotiation(std::string data);
   void deadline_in(std::chrono::seconds s);
   void after_read(std::size_t n);
   boost::asio::awaitable<void> pace();
@@ -149,6 +177,21 @@ class C2sSession final : public ClientSession, public std::enable_shared_from_th
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool writer_running_ = false;
+  bool writer_spawned_ = false;
+  bool clean_end_ = false;  // ended by </stream:stream> or a stream error of ours: not resumable
+
+  // Stream management (StreamHooks): the hooks, and the takeover by a resuming connection.
+  std::shared_ptr<StreamHooks> hooks_;
+  std::mutex takeover_mutex_;
+  // Of a root: the connection that carries it when not its own (under takeover_mutex_).
+  std::shared_ptr<C2sSession> carrier_;
+  bool ended_ = false;                       // under takeover_mutex_: unbound for good
+  std::atomic<bool> detached_{false};        // changed under takeover_mutex_: hibernating, no connection
+  // Of a carrier: the session it resumed (set once, on this connection's thread).
+  std::shared_ptr<C2sSession> root_;
+  // Another connection took over the session this one carried: what it still reads is
+  // ignored (not counted, not routed), the client resends it on the new connection.
+  std::atomic<bool> superseded_{false};
   std::optional<std::string> pending_close_;  // close() or the watchdog asked the reader to end
   boost::asio::steady_timer wake_writer_;
   boost::asio::steady_timer writer_done_;

@@ -13,6 +13,8 @@ struct FamilyName {
 };
 
 constexpr FamilyName kFamilies[] = {
+    // Before "message", whose names take a destination after the slash.
+    {"message/offline", Family::message_offline, false},
     {"message", Family::message, true},           {"presence", Family::presence, true},
     {"iq-get", Family::iq_get, true},             {"iq-set", Family::iq_set, true},
     {"iq-result", Family::iq_result, true},       {"iq-error", Family::iq_error, true},

@@ -23,6 +23,7 @@ enum class Family : std::uint8_t {
   message, presence, iq_get, iq_set, iq_result, iq_error,
   pre_message, pre_presence, pre_iq,
   route_remote, stanza_out, session_bound, session_closed, user_created, user_deleted,
+  message_offline,
   count_
 };
 

@@ -66,6 +66,7 @@ void Host::stop_modules() {
     auto& m = modules_.back();
     m->stop();
     events_.remove_owner(m.get());
+    std::erase_if(stream_handlers_, [&](const StreamHandler& h) { return h.owner == m.get(); });
     modules_.pop_back();
   }
 }
@@ -89,6 +90,38 @@ void Host::hook_async(std::string_view event, AsyncHandler handler, int priority
 void Host::add_stream_feature(std::string xml, bool before_authentication) {
   (before_authentication ? preauth_features_ : stream_features_).push_back(std::move(xml));
 }
+
+void Host::handle_stream_element(std::string ns, StreamElementHandler handler) {
+  stream_handlers_.push_back(StreamHandler{std::move(ns), std::move(handler), starting_});
+}
+
+const StreamElementHandler* Host::find_stream_handler(std::string_view ns) const {
+  for (const auto& h : stream_handlers_) {
+    if (h.ns == ns) return &h.handler;
+  }
+  return nullptr;
+}
+
+asio::awaitable<Verdict> Host::fire(std::string_view event, Stanza& stanza) {
+  std::string why;
+  auto parsed = parse_event_name(event, &why);
+  if (!parsed || parsed->dest != Dest::none) throw std::invalid_argument("fire: " + (why.empty() ? std::string(event) : why));
+  Event ev{stanza, nullptr, *this, nullptr, nullptr};
+  const HandlerList* list = events_.find(parsed->family, Dest::none);
+  if (list == nullptr) co_return Verdict::pass;
+  for (const auto& h : *list) {
+    Verdict v = Verdict::pass;
+    if (h.sync) {
+      v = h.sync(ev);
+    } else {
+      v = co_await h.async(ev);
+    }
+    if (v != Verdict::pass) co_return v;
+  }
+  co_return Verdict::pass;
+}
+
+std::shared_ptr<void> Host::busy() { return router_.hold(); }
 
 void Host::add_disco_feature(std::string var, bool on_accounts) {
   for (const auto& f : features_) {
@@ -170,18 +203,43 @@ asio::awaitable<Verdict> Router::run(const HandlerList* list, Event& event) {
   co_return Verdict::pass;
 }
 
-asio::awaitable<void> Router::route_from_client(Stanza stanza, std::shared_ptr<ClientSession> origin) {
+namespace {
+
+// Counts itself in Router::pending() while alive, and keeps what the caller waits on.
+struct Hold {
+  Hold(std::atomic<std::size_t>& counter, std::shared_ptr<void> inner) : counter_(counter), inner_(std::move(inner)) {
+    counter_.fetch_add(1);
+  }
+  ~Hold() {
+    inner_.reset();  // the caller's completion first, then the count
+    counter_.fetch_sub(1);
+  }
+  std::atomic<std::size_t>& counter_;
+  std::shared_ptr<void> inner_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> Router::hold(std::shared_ptr<void> inner) {
+  return std::make_shared<Hold>(pending_, std::move(inner));
+}
+
+asio::awaitable<void> Router::route_from_client(Stanza stanza, std::shared_ptr<ClientSession> origin,
+                                                std::shared_ptr<void> done) {
   // RFC 6120 §8.1.2.1: the server stamps 'from' with the client's full JID; whatever the
   // client put there is never trusted.
   stanza.from = origin->jid();
   stanza.sync_addresses();
   if (stanza.kind == StanzaKind::presence && !stanza.to) note_presence(stanza, *origin);
-  co_await route(std::move(stanza), std::move(origin));
+  // Every client stanza is held until durable: the sender's acknowledgement waits for it,
+  // and a graceful shutdown waits for the writes behind it.
+  co_await route(std::move(stanza), std::move(origin), hold(std::move(done)));
 }
 
-asio::awaitable<void> Router::route(Stanza stanza, std::shared_ptr<ClientSession> origin) {
+asio::awaitable<void> Router::route(Stanza stanza, std::shared_ptr<ClientSession> origin,
+                                    std::shared_ptr<void> durable) {
   try {
-    co_await dispatch(stanza, std::move(origin));
+    co_await dispatch(stanza, std::move(origin), durable);
   } catch (const std::exception& e) {
     log::error("a handler failed on a {} stanza: {}", stanza.element.name(), e.what());
     bounce(stanza, StanzaError::internal_server_error());
@@ -195,7 +253,7 @@ asio::awaitable<bool> Router::route_preauth(Stanza& st, UnauthenticatedClient& c
   if (host == nullptr || p == nullptr || !st.is_request()) co_return false;
   const HandlerList* list = host->events().find_iq(stanza_family(st), Dest::preauth, p->ns(), p->name());
   if (list == nullptr) co_return false;
-  Event ev{st, nullptr, *host, &client};
+  Event ev{st, nullptr, *host, &client, nullptr};
   try {
     Verdict v = co_await run(list, ev);
     if (v == Verdict::pass) client.reply(make_error(st, StanzaError::service_unavailable()));
@@ -210,7 +268,8 @@ void Router::post(Stanza stanza) {
   asio::co_spawn(executor_, route(std::move(stanza)), asio::detached);
 }
 
-asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession> origin) {
+asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession> origin,
+                                      const std::shared_ptr<void>& durable) {
   if (st.kind == StanzaKind::iq && stanza_family(st) == Family::iq_error && st.type != "error") {
     bounce(st, StanzaError::bad_request("an iq has the type get, set, result or error"));
     co_return;
@@ -242,7 +301,7 @@ asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession
   }
 
   if (origin && sender_host) {
-    Event pre{st, origin, *sender_host};
+    Event pre{st, origin, *sender_host, nullptr, durable};
     Verdict v = co_await run(sender_host->events().find(pre_family(st), dest), pre);
     if (v != Verdict::pass) co_return;
   }
@@ -252,7 +311,7 @@ asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession
     if (from_host != nullptr) {
       // The sending host's own route/remote handlers first (a module may take a domain,
       // like a gateway), then federation's.
-      Event ev{st, origin, *from_host};
+      Event ev{st, origin, *from_host, nullptr, durable};
       Verdict v = co_await run(from_host->events().find(Family::route_remote, Dest::none), ev);
       if (v != Verdict::pass) co_return;
       v = co_await run(remote_.empty() ? nullptr : &remote_, ev);
@@ -274,7 +333,7 @@ asio::awaitable<void> Router::dispatch(Stanza& st, std::shared_ptr<ClientSession
   } else {
     handlers = host->events().find(family, dest);
   }
-  Event ev{st, origin, *host};
+  Event ev{st, origin, *host, nullptr, durable};
   Verdict v = co_await run(handlers, ev);
   if (v == Verdict::pass) apply_default(st, dest);
 }
@@ -303,7 +362,7 @@ bool Router::filter_outgoing(Stanza& stanza, const std::shared_ptr<ClientSession
   if (host == nullptr) return true;
   const HandlerList* list = host->events().find(Family::stanza_out, Dest::none);
   if (list == nullptr) return true;
-  Event ev{stanza, target, *host};
+  Event ev{stanza, target, *host, nullptr, nullptr};
   for (const auto& h : *list) {
     if (!h.sync) continue;  // stanza/out runs on the write path: synchronous handlers only
     Verdict v = h.sync(ev);
@@ -320,7 +379,7 @@ void Router::session_event(Family family, const std::shared_ptr<ClientSession>& 
   if (list == nullptr) return;
   // These events carry no stanza; handlers see an empty presence addressed to the session.
   Stanza none{xml::Element("presence", std::string(kClientNs)), StanzaKind::presence, {}, session->jid(), session->jid()};
-  Event ev{none, session, *host};
+  Event ev{none, session, *host, nullptr, nullptr};
   // Synchronous handlers only: the session may be gone before a coroutine would run.
   for (const auto& h : *list) {
     if (h.sync && h.sync(ev) != Verdict::pass) break;

@@ -10,6 +10,7 @@
 // only read afterwards.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,11 @@ class Host final : public HostContext {
   const std::vector<std::string>& stream_features(bool before_authentication) const override {
     return before_authentication ? preauth_features_ : stream_features_;
   }
+  void handle_stream_element(std::string ns, StreamElementHandler handler) override;
+  /// The handler for top-level elements in `ns`, or null.
+  const StreamElementHandler* find_stream_handler(std::string_view ns) const;
+  boost::asio::awaitable<Verdict> fire(std::string_view event, Stanza& stanza) override;
+  std::shared_ptr<void> busy() override;
   void add_disco_feature(std::string var, bool on_accounts) override;
   std::vector<std::string> disco_features(bool on_accounts) const override;
   void send(Stanza stanza) override;
@@ -62,6 +68,12 @@ class Host final : public HostContext {
   std::vector<std::string> stream_features_;
   std::vector<std::string> preauth_features_;
   std::vector<std::unique_ptr<Module>> modules_;
+  struct StreamHandler {
+    std::string ns;
+    StreamElementHandler handler;
+    const void* owner;
+  };
+  std::vector<StreamHandler> stream_handlers_;
   const void* starting_ = nullptr;  // the module being started: owner of what it hooks
   const ModuleSettings* starting_settings_ = nullptr;
 };
@@ -80,10 +92,18 @@ class Router {
   void hook_remote(AsyncHandler handler, int priority = 0);
 
   /// Routes a stanza a local client sent: stamps 'from' with the session's full JID, runs
-  /// the pre-* filters of the sender's host, then routes. Never throws.
-  boost::asio::awaitable<void> route_from_client(Stanza stanza, std::shared_ptr<ClientSession> origin);
+  /// the pre-* filters of the sender's host, then routes. Never throws. `done` (may be null)
+  /// is released once the stanza is handled and durable (Event::durable).
+  boost::asio::awaitable<void> route_from_client(Stanza stanza, std::shared_ptr<ClientSession> origin,
+                                                 std::shared_ptr<void> done = nullptr);
   /// Routes a stanza from the server itself or from a remote domain (no filters).
-  boost::asio::awaitable<void> route(Stanza stanza, std::shared_ptr<ClientSession> origin = nullptr);
+  boost::asio::awaitable<void> route(Stanza stanza, std::shared_ptr<ClientSession> origin = nullptr,
+                                     std::shared_ptr<void> durable = nullptr);
+
+  /// A hold on work that must finish before shutdown (HostContext::busy); also taken for each
+  /// client stanza until it is durable. pending() counts the holds alive.
+  std::shared_ptr<void> hold(std::shared_ptr<void> inner = nullptr);
+  std::size_t pending() const { return pending_.load(); }
   /// Runs the iq-get|set/preauth/NS:NAME handlers of `domain` for an iq from a client that
   /// has not authenticated. False when no handler is hooked for that payload (the caller
   /// then refuses the iq as before authentication); if every handler passes, the client gets
@@ -112,7 +132,8 @@ class Router {
 
  private:
   static void note_presence(const Stanza& presence, ClientSession& origin);
-  boost::asio::awaitable<void> dispatch(Stanza& stanza, std::shared_ptr<ClientSession> origin);
+  boost::asio::awaitable<void> dispatch(Stanza& stanza, std::shared_ptr<ClientSession> origin,
+                                        const std::shared_ptr<void>& durable);
   boost::asio::awaitable<Verdict> run(const HandlerList* list, Event& event);
   void apply_default(Stanza& stanza, Dest dest);
 
@@ -122,6 +143,7 @@ class Router {
   boost::asio::any_io_executor executor_;
   std::map<std::string, std::unique_ptr<Host>, std::less<>> hosts_;
   HandlerList remote_;
+  std::atomic<std::size_t> pending_{0};
 };
 
 }  // namespace parley::server::router

@@ -383,5 +383,27 @@ TEST(BenchSmoke, RefusesANonLoopbackHostWithoutAllowRemote) {
   EXPECT_NE(r.err.find("--allow-remote"), std::string::npos) << r.err;
 }
 
+// Interop with a second XEP-0198 implementation (parley-bench's client): with the
+// stream_management module every chat message is acknowledged, and each cycle's resumption
+// after a cut TCP connection succeeds.
+TEST(BenchSmoke, StreamManagementAcksEveryChatMessageAndResumesEachCycle) {
+  auto server = server_with({"stream_management"});
+  ASSERT_TRUE(server);
+  add_bench_users(*server);
+  auto chat = bench(*server, {"chat", "--pairs", "3", "--messages", "60", "--window", "8", "--grace", "3", "--sm"});
+  ASSERT_EQ(chat.exit_code, 0) << describe(chat);
+  const auto& res = chat.json["results"];
+  EXPECT_EQ(res["sm"]["status"].str(), "enabled");
+  EXPECT_EQ(res["sm"]["unacked"].num(), 0);
+  EXPECT_EQ(res["delivered"].num(), 3 * 60);
+  EXPECT_EQ(res["duplicates"].num(), 0);
+  auto reconnect = bench(*server, {"reconnect", "--count", "5", "--concurrency", "2"});
+  ASSERT_EQ(reconnect.exit_code, 0) << describe(reconnect);
+  const auto& rr = reconnect.json["results"];
+  EXPECT_EQ(rr["sm_resumption"]["status"].str(), "ok");
+  EXPECT_EQ(rr["sm_resumption"]["resume"]["ok"].num(), 5);
+}
+
 }  // namespace
 }  // namespace parley::test
+

@@ -14,8 +14,8 @@ RestartableServer::~RestartableServer() {
   if (process_) process_->stop(SIGTERM);
 }
 
-int RestartableServer::restart() {
-  int status = process_ ? process_->stop(SIGTERM) : server_.process().stop(SIGTERM);
+int RestartableServer::restart(int signal) {
+  int status = process_ ? process_->stop(signal) : server_.process().stop(signal);
   process_ = std::make_unique<Background>(
       std::vector<std::string>{PARLEY_BINARY, "serve", "--config", server_.config_file()});
   if (!process_->wait_for_stderr(" ready", 60)) {

@@ -16,8 +16,9 @@ class RestartableServer {
   explicit RestartableServer(TestServerOptions options = {});
   ~RestartableServer();
 
-  /// Stops the running server with SIGTERM (returns its exit status) and starts a new one.
-  int restart();
+  /// Stops the running server with `signal` (SIGTERM: an operator's restart; SIGKILL: a
+  /// crash), returns its exit status (-1 when killed by the signal), and starts a new one.
+  int restart(int signal = 15);
 
   void add_user(const std::string& jid, const std::string& password) { server_.add_user(jid, password); }
   ClientOptions client(bool direct_tls = false, const std::string& domain = "localhost") const;
