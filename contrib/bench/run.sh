@@ -157,7 +157,7 @@ start_parley() {
   pick_port tls_port 25223
   # The RFC 6121 and XEP modules comparable to the others' configuration; those this build
   # does not have yet are dropped (parley check names them).
-  local modules="message disco ping roster presence offline mam"
+  local modules="message disco ping roster presence offline mam stream_management"
   local i
   for i in 1 2 3 4 5 6 7 8; do
     local list="" m
