@@ -138,6 +138,9 @@ storage::Result<void> AccountStore::set_password(const Jid& account,
 storage::Result<void> AccountStore::remove(const Jid& account) {
   auto r = db_.run([&](pqxx::connection& c) {
     pqxx::work tx{c};
+    // Not bounded by query_timeout: ON DELETE CASCADE may remove a large archive, and a
+    // deletion cancelled half-way would leave the account (the transaction rolls back).
+    tx.exec("SET LOCAL statement_timeout = 0");
     auto res = tx.exec_prepared("accounts.delete", std::string(account.domain()),
                                 std::string(account.local()));
     if (res.affected_rows() > 0) announce(tx, account, Change::deleted, origin_);

@@ -8,7 +8,8 @@
 // - a free connection is waited for until a deadline (acquire_timeout after the request was
 //   queued, see Runner), then the call fails;
 // - connecting is bounded by libpq's connect_timeout, a query by statement_timeout and, on
-//   TCP, by keepalives and tcp_user_timeout;
+//   TCP, by keepalives and tcp_user_timeout (a caller that must not be cut short, a
+//   migration or an account deletion, sets SET LOCAL statement_timeout = 0 in its transaction);
 // - an idle connection the server has closed (it was stopped or restarted) is noticed when
 //   it is leased and replaced; one that broke during a query is dropped then;
 // - after a failed connect the pool stays "down" for a backoff (100 ms, doubling up to

@@ -11,6 +11,12 @@ namespace {
 // Any constant works, as long as every parley uses the same one: "parley" in ASCII.
 constexpr long long kMigrationLockKey = 0x7061726c6579;
 
+// Migrations run without the pool's query_timeout (statement_timeout): a migration may
+// rewrite a large table, and a second parley waits on the advisory lock for as long as the
+// first one migrates. SET LOCAL lasts until the end of the transaction, so the connection
+// goes back to the pool with its bound.
+void no_statement_timeout(pqxx::transaction_base& tx) { tx.exec("SET LOCAL statement_timeout = 0"); }
+
 struct Applied {
   std::string file;
   std::string checksum;
@@ -18,6 +24,7 @@ struct Applied {
 
 void ensure_table(pqxx::connection& conn) {
   pqxx::work tx{conn};
+  no_statement_timeout(tx);
   tx.exec(
       "CREATE TABLE IF NOT EXISTS parley_schema_migrations ("
       " version integer PRIMARY KEY,"
@@ -36,12 +43,15 @@ std::map<int, Applied> read_applied(pqxx::connection& conn) {
   return applied;
 }
 
-// Holds the advisory lock for its lifetime (session level: released on disconnect too).
+// Holds the advisory lock for its lifetime (session level: it outlives the transaction that
+// took it, and is released on disconnect too).
 class MigrationLock {
  public:
   explicit MigrationLock(pqxx::connection& conn) : conn_(conn) {
-    pqxx::nontransaction tx{conn_};
+    pqxx::work tx{conn_};
+    no_statement_timeout(tx);  // waits as long as another parley migrates
     tx.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    tx.commit();
   }
   ~MigrationLock() {
     try {
@@ -112,6 +122,7 @@ std::vector<std::string> apply_migrations(pqxx::connection& conn,
   for (const Migration* m : plan(read_applied(conn), migrations)) {
     try {
       pqxx::work tx{conn};
+      no_statement_timeout(tx);
       tx.exec(m->sql);
       tx.exec_params("INSERT INTO parley_schema_migrations (version, file, checksum) VALUES ($1, $2, $3)",
                      m->version, m->file, migration_checksum(*m));

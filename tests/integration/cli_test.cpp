@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include "server/accounts.hpp"
 #include "tests/support/process.hpp"
@@ -173,6 +175,68 @@ TEST_F(Cli, ServeMigratesAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.stderr_text();
   EXPECT_TRUE(contains(serve.stderr_text(), "shutting down"));
   EXPECT_EQ(cli({"migrate"}).out, "database is up to date\n");
+}
+
+// [database] query_timeout bounds requests, not migrations or account deletion
+// (docs/configuration.md). With a 100 ms bound: `parley migrate` waits for another parley's
+// migration (the advisory lock, held here) longer than that, and `parley user del` waits for
+// a row lock longer than that; both succeed once the lock is released.
+class CliQueryTimeout : public Cli {
+ protected:
+  void SetUp() override {
+    Cli::SetUp();
+    write_file(config_, "[server]\ndata_dir = \"var\"\n\n[database]\nurl = \"" + db_.conninfo() +
+                            "\"\nquery_timeout = 100\n\n[security]\nscram_iterations = 4096\n\n[[host]]\n"
+                            "domain = \"example.org\"\n");
+  }
+  // Waits until a session of this database waits for a lock (an advisory or a row lock).
+  bool someone_waits_for_a_lock() {
+    pqxx::connection c{db_.conninfo()};
+    for (int i = 0; i < 600; ++i) {
+      pqxx::nontransaction tx{c};
+      auto r = tx.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND wait_event_type = 'Lock'");
+      if (r[0][0].as<int>() > 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // Longer than query_timeout, so that a bounded wait would have been cancelled.
+  static void outlast_query_timeout() { std::this_thread::sleep_for(std::chrono::milliseconds(600)); }
+};
+
+TEST_F(CliQueryTimeout, MigrateWaitsForAnotherMigrationLongerThanTheQueryTimeout) {
+  std::future<Ran> migrate;  // declared first: a failed assertion releases the lock before waiting for it
+  pqxx::connection other{db_.conninfo()};
+  {
+    pqxx::nontransaction tx{other};
+    tx.exec("SELECT pg_advisory_lock(123563833845113)");  // storage/migrator.cpp's key
+  }
+  migrate = std::async(std::launch::async, [this] { return cli({"migrate"}); });
+  ASSERT_TRUE(someone_waits_for_a_lock());
+  outlast_query_timeout();
+  {
+    pqxx::nontransaction tx{other};
+    tx.exec("SELECT pg_advisory_unlock(123563833845113)");
+  }
+  auto r = migrate.get();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "applied 0001_accounts.sql")) << r.out;
+}
+
+TEST_F(CliQueryTimeout, UserDelWaitsLongerThanTheQueryTimeout) {
+  ASSERT_EQ(cli({"user", "add", "alice@example.org"}, "pw\n").exit_code, 0);
+  std::future<Ran> del;  // declared first: a failed assertion releases the lock before waiting for it
+  pqxx::connection other{db_.conninfo()};
+  auto holder = std::make_unique<pqxx::work>(other);
+  holder->exec("SELECT 1 FROM accounts WHERE username = 'alice' FOR SHARE");
+  del = std::async(std::launch::async, [this] { return cli({"user", "del", "alice@example.org", "--yes"}); });
+  ASSERT_TRUE(someone_waits_for_a_lock());
+  outlast_query_timeout();
+  holder->commit();
+  auto r = del.get();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(cli({"user", "list", "example.org"}).out, "");
 }
 
 TEST_F(Cli, UsageErrorsExitWithStatus2) {
