@@ -2,8 +2,12 @@
 
 #include <poll.h>
 
+#include <libpq-fe.h>
+
 #include <algorithm>
+#include <array>
 #include <random>
+#include <set>
 
 namespace parley::storage {
 namespace {
@@ -27,8 +31,19 @@ bool unavailable_state(const std::string& state) {
   return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "57014";
 }
 
-bool has_key(const std::string& conninfo, std::string_view key) {
-  return conninfo.find(std::string(key) + "=") != std::string::npos;
+// The keys `conninfo` sets, as libpq reads it (key=value with or without spaces around the
+// '=', quoted values, or a URI with ?key=value parameters); empty if it does not parse.
+std::set<std::string> keys_set(const std::string& conninfo) {
+  std::set<std::string> keys;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return keys;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) keys.insert(o->keyword);
+  }
+  PQconninfoFree(options);
+  return keys;
 }
 
 // The pool's timeouts as libpq parameters, unless the operator's conninfo sets them already.
@@ -44,9 +59,10 @@ std::string with_timeouts(const std::string& conninfo, const PoolOptions& o) {
       {"keepalives_count", "3"},
   };
   bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  auto given = keys_set(conninfo);
   std::string out = conninfo;
   for (const auto& [key, value] : params) {
-    if (has_key(conninfo, key)) continue;
+    if (given.count(key) != 0) continue;
     if (uri) {
       out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
     } else {
@@ -89,6 +105,28 @@ Error translate_exception(const std::exception& e) {
     return unavailable(std::string("database unavailable: ") + first_line(e.what()));
   }
   return internal_error(e.what());
+}
+
+bool connect_rejected(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) == nullptr) return false;
+  // The server's FATAL messages for these (PostgreSQL's auth.c and postinit.c), and libpq's
+  // own when the server asks for a password that the conninfo does not give.
+  static constexpr std::array<std::string_view, 6> kFinal = {
+      "authentication failed",  "no pg_hba.conf entry", "does not exist",
+      "no password supplied",   "is not permitted to log in", "permission denied for database",
+  };
+  std::string_view what = e.what();
+  return std::any_of(kFinal.begin(), kFinal.end(), [&](std::string_view m) { return what.find(m) != std::string_view::npos; });
+}
+
+std::optional<std::string> conninfo_problem(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options != nullptr) PQconninfoFree(options);
+  if (error == nullptr) return options != nullptr ? std::nullopt : std::optional<std::string>("out of memory");
+  std::string message = first_line(error);
+  PQfreemem(error);
+  return message;
 }
 
 bool connection_lost(const std::exception& e) {
@@ -213,6 +251,12 @@ void Database::open(Slot& slot) {
     }
   }
   if (notify) notify(true, "database reachable again");
+}
+
+std::chrono::milliseconds Database::next_attempt_in() {
+  std::lock_guard lock(mutex_);
+  if (!down_) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(std::max(retry_at_ - Clock::now(), Clock::duration{}));
 }
 
 pqxx::connection* Database::Lease::conn_() { return db_->slots_[slot_].conn.get(); }

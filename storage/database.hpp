@@ -17,6 +17,7 @@
 //   the server, and afterwards a single call probes; when it connects, the pool is up again.
 // So the pool reconnects by itself once the database is back.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -40,6 +41,32 @@ Error translate_exception(const std::exception& e);
 /// True when `e` means the connection it came from is gone (broken, in doubt, or the server
 /// shutting down): such a connection is not given back to the pool.
 bool connection_lost(const std::exception& e);
+
+/// True when `e` is a connect that the database server answered and refused for good: the
+/// role or database does not exist, authentication failed, no pg_hba.conf entry. Waiting does
+/// not help; the configuration must change. (libpq gives no SQLSTATE for a failed connect,
+/// so this reads the server's message, which is in English unless its lc_messages says otherwise.)
+bool connect_rejected(const std::exception& e);
+
+/// Why libpq cannot parse `conninfo` (a URI or key=value string), or nullopt when it can.
+std::optional<std::string> conninfo_problem(const std::string& conninfo);
+
+/// The pauses of a loop that waits for the database (start-up, the account-events listener):
+/// 1 s, doubling up to 30 s. Not thread-safe.
+class RetryPause {
+ public:
+  /// The pause to make now; the next one is twice as long, up to 30 s.
+  std::chrono::milliseconds next() {
+    auto now = pause_;
+    pause_ = std::min<std::chrono::milliseconds>(pause_ * 2, std::chrono::seconds(30));
+    return now;
+  }
+  /// Back to 1 s (the database answered).
+  void reset() { pause_ = std::chrono::seconds(1); }
+
+ private:
+  std::chrono::milliseconds pause_{1000};
+};
 
 /// Thrown inside the pool when no connection can be had in time or the database is known to
 /// be down; translated to Error::Kind::unavailable.
@@ -144,7 +171,14 @@ class Database {
   Deadline deadline_from_now() const { return std::chrono::steady_clock::now() + options_.acquire_timeout; }
 
   const std::string& conninfo() const { return conninfo_; }
+  /// conninfo() with the pool's bounds added (connect_timeout, keepalives, tcp_user_timeout)
+  /// where the operator set none: for a connection of one's own (a LISTEN) that must give up
+  /// on a vanished server as the pool's do.
+  const std::string& connect_conninfo() const { return connect_conninfo_; }
   const PoolOptions& options() const { return options_; }
+  /// While the database is known to be down: how long until the pool tries to connect again
+  /// (calls before then fail at once without trying); otherwise zero.
+  std::chrono::milliseconds next_attempt_in();
 
  private:
   struct Slot {

@@ -55,6 +55,9 @@ storage::Database& Deployment::database() {
   std::string conninfo;
   if (config_.database.url) {
     conninfo = *config_.database.url;
+    if (auto problem = storage::conninfo_problem(conninfo)) {
+      throw ConfigError("[database] url is not a libpq URI or conninfo string: " + *problem);
+    }
   } else {
     cluster_ = std::make_unique<storage::EmbeddedCluster>(config_.server.data_dir);
     cluster_->start();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -89,18 +90,27 @@ void print_dev_help(const Config& config, const Server& server) {
 // A server may well start before its database (boot order, a database restarting): wait for
 // it with a log line per attempt, for ever or for [database] startup_timeout, and stay
 // stoppable by SIGINT/SIGTERM meanwhile. The exit status when serving must not go on (0 for a
-// signal, 1 when startup_timeout passed), nothing once the database answered.
+// signal, 1 when startup_timeout passed), nothing once the database answered. A database
+// that answers and refuses (no such database or role, authentication failed) is not waited
+// for: that needs a change of configuration, so the start fails at once and says so.
 std::optional<int> wait_for_database(Deployment& deployment, ShutdownSignals& signals) {
   const auto limit = deployment.config().database.startup_timeout;
   const auto start = std::chrono::steady_clock::now();
-  auto pause = std::chrono::milliseconds(1000);
+  storage::RetryPause pauses;
   for (;;) {
+    std::chrono::milliseconds pause{0};
     try {
       auto lease = deployment.database().acquire();
       return std::nullopt;
     } catch (const std::exception& e) {
-      // Only "cannot reach it" is waited for; anything else (a broken embedded cluster, a
-      // refused login) fails the start as before.
+      if (storage::connect_rejected(e)) {
+        std::string why = e.what();
+        why = why.substr(0, why.find('\n'));
+        throw std::runtime_error("the database refused the connection (" + why + ")" +
+                                 (deployment.config().database.url ? "; check [database] url" : ""));
+      }
+      // Only "cannot reach it" is waited for; anything else (a broken embedded cluster)
+      // fails the start as before.
       if (storage::translate_exception(e).kind != storage::Error::Kind::unavailable) throw;
       auto waited = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
       if (limit.count() > 0 && waited >= limit) {
@@ -108,6 +118,9 @@ std::optional<int> wait_for_database(Deployment& deployment, ShutdownSignals& si
                    storage::translate_exception(e).message);
         return 1;
       }
+      // No sooner than the pool's own next attempt (its backoff, reconnect_delay_max): an
+      // attempt before then would fail without trying.
+      pause = std::max(pauses.next(), deployment.database().next_attempt_in());
       log::warning("database unreachable at start, retrying in {} ms: {}", pause.count(),
                    storage::translate_exception(e).message);
     }
@@ -115,7 +128,6 @@ std::optional<int> wait_for_database(Deployment& deployment, ShutdownSignals& si
       log::info("received {} while waiting for the database, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       return 0;
     }
-    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(30));
   }
 }
 

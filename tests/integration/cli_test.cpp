@@ -177,6 +177,25 @@ TEST_F(Cli, ServeMigratesAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(cli({"migrate"}).out, "database is up to date\n");
 }
 
+// A database that answers and refuses (here: no such database) is not waited for like an
+// unreachable one: serve stops at once and says where to look.
+TEST_F(Cli, ServeWithAWrongDatabaseNameFailsAtOnceNamingTheUrl) {
+  write_file(config_, "[database]\nurl = \"" + db_.conninfo() + "_missing\"\n\n[[host]]\ndomain = \"example.org\"\n");
+  Background serve({PARLEY_BINARY, "serve", "--config", config_});
+  ASSERT_TRUE(serve.wait_for_stderr("check [database] url", 30)) << serve.stderr_text();
+  EXPECT_EQ(serve.stop(SIGTERM), 1) << serve.stderr_text();
+  EXPECT_TRUE(contains(serve.stderr_text(), "does not exist")) << serve.stderr_text();
+  EXPECT_FALSE(contains(serve.stderr_text(), "retrying")) << serve.stderr_text();
+}
+
+TEST_F(Cli, AUrlLibpqCannotReadIsAConfigurationError) {
+  write_file(config_, "[database]\nurl = \"host=/run/postgresql conect_timeout=3\"\n\n[[host]]\ndomain = \"example.org\"\n");
+  auto r = cli({"user", "list", "example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "[database] url")) << r.err;
+  EXPECT_TRUE(contains(r.err, "conect_timeout")) << r.err;
+}
+
 // [database] query_timeout bounds requests, not migrations or account deletion
 // (docs/configuration.md). With a 100 ms bound: `parley migrate` waits for another parley's
 // migration (the advisory lock, held here) longer than that, and `parley user del` waits for
