@@ -27,8 +27,15 @@ class Receiver final : public pqxx::notification_receiver {
 
 }  // namespace
 
-AccountEvents::AccountEvents(router::Router& router, AccountStore& accounts, std::string conninfo)
-    : router_(router), accounts_(accounts), conninfo_(std::move(conninfo)) {}
+// How long the listening connection may be quiet before a query checks that the server is
+// still there (on TCP, keepalives usually notice first).
+constexpr std::chrono::seconds kQuietCheck{30};
+
+AccountEvents::AccountEvents(router::Router& router, AccountStore& accounts, const storage::Database& db)
+    : router_(router),
+      accounts_(accounts),
+      conninfo_(db.connect_conninfo()),
+      query_timeout_(db.options().query_timeout) {}
 
 AccountEvents::~AccountEvents() {
   stop();
@@ -115,10 +122,7 @@ void AccountEvents::on_notice(std::string_view payload) {
     return;
   }
   fire(*jid, change);
-  if (change == AccountStore::Change::deleted) {
-    // Like XEP-0077 removal (§3.2) and ejabberd's unregister: the account's sessions end.
-    for (const auto& session : router_.sessions().of_account(*jid)) session->close("not-authorized");
-  }
+  if (change == AccountStore::Change::deleted) router_.sessions().end_deleted_account(*jid);
   // After the handlers ran (tests wait for this line).
   log::info("account {} was {} by another process", jid->str(),
             change == AccountStore::Change::created ? "created" : "deleted");
@@ -131,26 +135,35 @@ void AccountEvents::first_attempt_done() {
   }
 }
 
-// One connection that LISTENs; on failure, a new one after a pause (1 s, doubling to 30 s).
+// One connection that LISTENs; on failure, a new one after a pause (storage::RetryPause).
 void AccountEvents::listen_loop() {
-  auto pause = std::chrono::seconds(1);
+  storage::RetryPause pauses;
   bool warned = false;
   while (!stopping_) {
     try {
-      pqxx::connection c(conninfo_);
+      pqxx::connection c(conninfo_);  // bounded by connect_timeout
+      // The liveness check below is bounded on the server as the pool's queries are.
+      c.set_variable("statement_timeout", std::to_string(query_timeout_.count()));
       Receiver receiver(c, [this](std::string_view payload) { on_notice(payload); });
       c.get_notifs();  // issues the LISTEN
       first_attempt_done();
       if (warned) log::info("account events: listening again for account changes by other processes");
-      pause = std::chrono::seconds(1);
+      pauses.reset();
       warned = false;
       while (!stopping_) {
         pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_[0], POLLIN, 0}};
-        int n = ::poll(fds, 2, -1);
+        int n = ::poll(fds, 2, static_cast<int>(std::chrono::milliseconds(kQuietCheck).count()));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         if (fds[1].revents != 0) break;
-        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) throw pqxx::broken_connection("connection lost");
+        if (n == 0) {
+          // Quiet for a while: a round trip proves the server is there (a vanished one makes
+          // it fail within tcp_user_timeout or statement_timeout).
+          pqxx::nontransaction check{c};
+          check.exec("SELECT 1");
+        } else if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+          throw pqxx::broken_connection("connection lost");
+        }
         c.get_notifs();
       }
     } catch (const std::exception& e) {
@@ -161,8 +174,7 @@ void AccountEvents::listen_loop() {
         warned = true;
       }
       pollfd wake{wake_[0], POLLIN, 0};
-      if (::poll(&wake, 1, static_cast<int>(std::chrono::milliseconds(pause).count())) > 0) break;
-      pause = std::min(pause * 2, std::chrono::seconds(30));
+      if (::poll(&wake, 1, static_cast<int>(pauses.next().count())) > 0) break;
     }
   }
 }

@@ -11,10 +11,17 @@
 //     Changes made while the server is down, or while the listening connection is being
 //     re-established, are not replayed: caches start empty at start-up, and modules must
 //     not treat the events as the only way to learn of an account.
+//     The listening connection is bounded like the pool's (Database::connect_conninfo:
+//     connect_timeout, keepalives, tcp_user_timeout) and is checked with a query when it has
+//     been quiet for a while, so a database that vanished without closing the connection is
+//     noticed, and stop() never waits longer than a connect or that check may take.
+// Deleted accounts' sessions end (XEP-0077 §3.2): Sessions::end_deleted_account, called by
+// the register module for an in-band removal (after its result) and here for other processes'.
 //
 // Thread-safe. stop() waits for handlers that are running and fires none afterwards.
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <shared_mutex>
 #include <string>
@@ -27,7 +34,8 @@ namespace parley::server {
 
 class AccountEvents {
  public:
-  AccountEvents(router::Router& router, AccountStore& accounts, std::string conninfo);
+  /// Listens with a connection of its own to `db`'s server.
+  AccountEvents(router::Router& router, AccountStore& accounts, const storage::Database& db);
   ~AccountEvents();
   AccountEvents(const AccountEvents&) = delete;
   AccountEvents& operator=(const AccountEvents&) = delete;
@@ -50,6 +58,7 @@ class AccountEvents {
   router::Router& router_;
   AccountStore& accounts_;
   std::string conninfo_;
+  std::chrono::milliseconds query_timeout_;
   std::shared_mutex firing_;  // shared while a handler runs; exclusive to stop
   bool enabled_ = false;      // guarded by firing_
   std::atomic<bool> stopping_{false};

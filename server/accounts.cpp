@@ -12,15 +12,7 @@ constexpr crypto::Hash kHashes[] = {crypto::Hash::sha1, crypto::Hash::sha256};
 
 pqxx::binarystring bytes(const std::string& b) { return pqxx::binarystring(b.data(), b.size()); }
 
-std::string random_origin() {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : crypto::random_bytes(8)) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+std::string random_origin() { return crypto::hex(crypto::random_bytes(8)); }
 
 // Announces a change on AccountStore::kNotifyChannel; PostgreSQL delivers it to listeners
 // only if `tx` commits.

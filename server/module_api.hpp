@@ -104,6 +104,11 @@ class Sessions {
   virtual std::shared_ptr<ClientSession> find(const Jid& full) const = 0;
   /// The sessions of one account (any resource), in binding order.
   virtual std::vector<std::shared_ptr<ClientSession>> of_account(const Jid& bare) const = 0;
+  /// The account was deleted: each of its sessions ends with a <not-authorized/> stream error
+  /// (XEP-0077 §3.2, as ejabberd's unregister does), after what was queued for it.
+  void end_deleted_account(const Jid& bare) const {
+    for (const auto& session : of_account(bare)) session->close("not-authorized");
+  }
 };
 
 class HostContext;

@@ -32,7 +32,7 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       throttle_(LoginThrottle::Options{config.security.failed_login_delay, config.security.failed_login_delay_max}),
       limiter_(config.limits.max_connections, config.limits.max_connections_per_address),
       c2s_{config, router_, accounts, runner_, tls_, throttle_, {}},
-      account_events_(router_, accounts, db.conninfo()) {
+      account_events_(router_, accounts, db) {
   c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
   c2s_.limits.idle_timeout = config.limits.idle_timeout;
   c2s_.limits.write_queue_bytes = config.limits.write_queue_bytes;

@@ -190,7 +190,7 @@ class Register final : public server::Module {
     server::log::info("register: {} removed their account (from {})", account.str(), ev.origin->remote_address());
     // The result is queued before the close on the same session, so it is written first.
     ev.origin->send(server::make_result(ev.stanza));
-    for (const auto& session : host_->sessions().of_account(account)) session->close("not-authorized");
+    host_->sessions().end_deleted_account(account);
     co_return Verdict::handled;
   }
 
