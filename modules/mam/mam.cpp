@@ -17,6 +17,7 @@
 #include "modules/mam/mam.hpp"
 #include "modules/mam/mam_forms.hpp"
 #include "modules/mam/mam_ids.hpp"
+#include "modules/mam/mam_prefs_cache.hpp"
 #include "modules/mam/mam_rules.hpp"
 #include "modules/mam/mam_store.hpp"
 #include "modules/mam/mam_writer.hpp"
@@ -39,11 +40,6 @@ using Clock = std::chrono::steady_clock;
 
 // Retention deletes at most this many rows per transaction.
 constexpr std::int64_t kPurgeBatch = 10000;
-// Preferences are cached per account; changes made here update the cache at once.
-constexpr auto kPrefsTtl = std::chrono::minutes(10);
-constexpr auto kNoAccountTtl = std::chrono::seconds(30);  // accounts created by `parley user add`
-constexpr auto kRosterTtl = std::chrono::seconds(60);     // roster membership, for 'roster'
-constexpr std::size_t kCacheLimit = 100000;
 
 StanzaError to_stanza_error(const FormError& e) {
   if (e.condition == "feature-not-implemented") return StanzaError::feature_not_implemented(e.text);
@@ -56,62 +52,6 @@ const Element* payload(const Stanza& st) {
   for (const auto& child : st.element.children()) return &child;
   return nullptr;
 }
-
-// ---- Preferences cache ------------------------------------------------------------------
-
-/// What the archive knows of an account's preferences. Thread-safe.
-class PrefsCache {
- public:
-  struct Entry {
-    bool exists = false;
-    Prefs prefs;
-  };
-
-  std::optional<Entry> find(const std::string& account) {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(account);
-    if (it == entries_.end() || it->second.expires < Clock::now()) return std::nullopt;
-    return it->second.entry;
-  }
-
-  void put(const std::string& account, Entry entry) {
-    std::lock_guard lock(mutex_);
-    if (entries_.size() >= kCacheLimit) entries_.clear();
-    auto ttl = entry.exists ? Clock::duration(kPrefsTtl) : Clock::duration(kNoAccountTtl);
-    entries_[account] = Slot{std::move(entry), Clock::now() + ttl, {}};
-  }
-
-  /// Drops what is known of `account` (user/created, user/deleted).
-  void forget(const std::string& account) {
-    std::lock_guard lock(mutex_);
-    entries_.erase(account);
-  }
-
-  std::optional<bool> in_roster(const std::string& account, const std::string& peer) {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(account);
-    if (it == entries_.end()) return std::nullopt;
-    auto r = it->second.roster.find(peer);
-    if (r == it->second.roster.end() || r->second.second < Clock::now()) return std::nullopt;
-    return r->second.first;
-  }
-
-  void put_roster(const std::string& account, const std::string& peer, bool member) {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(account);
-    if (it == entries_.end() || it->second.roster.size() >= 1000) return;
-    it->second.roster[peer] = {member, Clock::now() + kRosterTtl};
-  }
-
- private:
-  struct Slot {
-    Entry entry;
-    Clock::time_point expires;
-    std::unordered_map<std::string, std::pair<bool, Clock::time_point>> roster;
-  };
-  std::mutex mutex_;
-  std::unordered_map<std::string, Slot> entries_;
-};
 
 // ---- The module -------------------------------------------------------------------------
 
@@ -262,6 +202,7 @@ class Mam final : public server::Module {
     const std::string key = account.full();
     auto cached = prefs_.find(key);
     if (!cached) {
+      const auto generation = prefs_.generation();
       auto load = [host = std::string(account.domain()), user = std::string(account.local())](pqxx::connection& c) {
         return load_prefs(c, host, user);
       };
@@ -273,7 +214,7 @@ class Mam final : public server::Module {
       PrefsCache::Entry entry;
       entry.exists = loaded->has_value();
       if (entry.exists) entry.prefs = (*loaded)->stored ? (*loaded)->prefs : Prefs{default_policy_, {}, {}};
-      prefs_.put(key, entry);
+      prefs_.put(key, entry, generation);
       cached = std::move(entry);
     }
     if (!cached->exists) co_return false;
@@ -282,6 +223,7 @@ class Mam final : public server::Module {
     // 'roster': only contacts on the roster, when the roster module's table is there.
     const std::string contact = peer.bare().full();
     if (auto member = prefs_.in_roster(key, contact)) co_return *member;
+    const auto roster_generation = prefs_.generation();
     auto ask = [host = std::string(account.domain()), user = std::string(account.local()), contact](pqxx::connection& c) {
       return roster_available(c) ? std::optional<bool>(in_roster(c, host, user, contact)) : std::nullopt;
     };
@@ -291,7 +233,7 @@ class Mam final : public server::Module {
       co_return false;
     }
     bool archive = member->value_or(true);  // no roster table: 'roster' acts as 'always'
-    prefs_.put_roster(key, contact, archive);
+    prefs_.put_roster(key, contact, archive, roster_generation);
     co_return archive;
   }
 
@@ -435,6 +377,7 @@ class Mam final : public server::Module {
       co_return Verdict::handled;
     }
     Prefs prefs = std::get<Prefs>(std::move(parsed));
+    const auto generation = prefs_.generation();
     auto job = [host = std::string(account.domain()), user = std::string(account.local()), prefs](pqxx::connection& c) {
       return save_prefs(c, host, user, prefs);
     };
@@ -444,7 +387,7 @@ class Mam final : public server::Module {
       answer(ev, server::make_error(ev.stanza, StanzaError::internal_server_error()));
       co_return Verdict::handled;
     }
-    prefs_.put(account.full(), PrefsCache::Entry{true, prefs});
+    prefs_.put_saved(account.full(), PrefsCache::Entry{true, prefs}, generation);
     // XEP-0441: the result carries the preferences now in force.
     auto reply = server::make_result(ev.stanza);
     reply.element.add_child(prefs_element(prefs));
