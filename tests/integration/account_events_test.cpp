@@ -159,5 +159,46 @@ TEST_F(AccountEvents, AnAccountCreatedByTheCommandLineArchivesAtOnce) {
   EXPECT_EQ(archive_ids(*m), 1u) << "archived: the account exists";
 }
 
+// blocking caches the list of an account that has no session too (a stanza to it needs the
+// check): only user/deleted and user/created drop that. Bob's message to the offline alice
+// puts her list in the cache; the account is deleted and created again from the command line
+// with nobody logged in; the new alice must not inherit the old list.
+TEST_F(AccountEvents, AnOfflineAccountsCachedBlocklistDoesNotOutliveTheAccount) {
+  server_->add_user(alice_bare(), "first secret");
+  auto bob = login(bob_, "secret");
+  {
+    auto alice = login(alice_, "first secret");
+    auto block = alice->iq("b1", "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='" + bob->bare() +
+                                     "'/></block></iq>");
+    ASSERT_EQ(block.attr("type"), "result") << error_condition(block);
+    alice->send("</stream:stream>");
+    EXPECT_TRUE(alice->client().wait_closed());
+    // Her session is gone, and with it the list cached for it (session/closed).
+    ASSERT_TRUE(server_->process().wait_for_stderr("c2s " + alice_bare() + "/desk closed", 10))
+        << server_->process().stderr_text();
+  }
+  // Checking bob's message loads the offline alice's list into the cache (refused: she blocks
+  // him, and is offline anyway).
+  bob->send(chat(alice_bare(), "are you there"));
+  ASSERT_TRUE(bob->expect(error_of("message", "service-unavailable"))) << bob->kept();
+
+  auto del = parley({"user", "del", alice_bare(), "--yes", "--config", server_->config_file()});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  ASSERT_TRUE(server_->process().wait_for_stderr("account " + alice_bare() + " was deleted by another process", 10))
+      << server_->process().stderr_text();
+  server_->add_user(alice_bare(), "second secret");
+  ASSERT_TRUE(server_->process().wait_for_stderr("account " + alice_bare() + " was created by another process", 10))
+      << server_->process().stderr_text();
+
+  auto alice = login(alice_, "second secret");
+  auto list = alice->iq("l1", "<iq type='get' id='l1'><blocklist xmlns='urn:xmpp:blocking'/></iq>");
+  ASSERT_EQ(list.attr("type"), "result") << error_condition(list);
+  auto* items = list.find_child("blocklist", "urn:xmpp:blocking");
+  ASSERT_NE(items, nullptr);
+  EXPECT_TRUE(items->children().empty()) << "the old account's blocklist is gone";
+  bob->send(chat(alice_bare(), "hello again"));
+  EXPECT_TRUE(alice->expect(message_with_body("hello again"))) << "bob is not blocked: " << alice->kept() << bob->kept();
+}
+
 }  // namespace
 }  // namespace parley::test
