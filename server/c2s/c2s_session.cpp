@@ -161,7 +161,12 @@ asio::awaitable<void> C2sSession::read_loop() {
       co_await finish(*pending_close_);
       co_return;
     }
-    if (read_tokens_ < 0) co_await pace();
+    if (read_tokens_ < 0) {
+      // The session may have been closed or asked to close meanwhile (a socket cancel
+      // finds no read to stop while pacing): look again before reading.
+      co_await pace();
+      continue;
+    }
     // Read what is there into the thread's buffer and parse it before the next suspension;
     // wait for the socket holding no buffer (memory per idle connection, docs/profiling.md).
     auto buffer = read_buffer();
@@ -274,7 +279,8 @@ asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string
     deadline_in(std::chrono::seconds(5));
     co_await write_now(std::move(bye));
   }
-  if (tls_) {
+  // Not on a closed socket (the watchdog's or the writer's): its fd may be another's now.
+  if (tls_ && stream_.next_layer().is_open()) {
     // Our close_notify goes out; waiting for the peer's is bounded to a second.
     deadline_in(std::chrono::seconds(1));
     watchdog_timer_.cancel();
