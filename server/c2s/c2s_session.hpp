@@ -135,6 +135,7 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
 
   void enqueue(std::string data);
   void deliver(Stanza stanza);
+  void reply(Stanza stanza);
   void drop_connection(std::string condition);
   bool carried_by(const C2sSession* connection) const;  // takeover_mutex_ held
   void end_session();

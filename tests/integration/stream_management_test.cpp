@@ -185,6 +185,33 @@ TEST_F(StreamManagement, AcknowledgementsCountStanzasBothWays) {
   EXPECT_EQ(bob->stream_error(), "undefined-condition");
 }
 
+// The replies the connection makes itself (RFC 6121's old <session/> iq, jid-malformed for
+// an address that cannot be prepared) are stanzas sent like any other: acknowledging them is
+// not "more than was sent".
+TEST_F(StreamManagement, RepliesOfTheConnectionItselfAreCounted) {
+  start();
+  auto bob = login("bob", "phone");
+  ASSERT_TRUE(enable(*bob));
+  bob->send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+  auto result = bob->receive_named("iq", 10s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->attr("id"), "sess");
+  EXPECT_EQ(result->attr("type"), "result");
+  bob->send("<message to='a@b@c' type='chat' id='bad'><body>x</body></message>");
+  auto error = bob->receive_named("message", 10s);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->attr("id"), "bad");
+  EXPECT_EQ(error_condition(*error), "jid-malformed");
+  // Bob acknowledges both; the stream goes on.
+  bob->send("<a xmlns='urn:xmpp:sm:3' h='2'/>");
+  sync(*bob);
+  EXPECT_EQ(bob->stream_error(), "");
+  EXPECT_EQ(request_ack(*bob), 3) << "the session iq, the bad message and the ping";
+  bob->send("<a xmlns='urn:xmpp:sm:3' h='3'/>");
+  sync(*bob);
+  EXPECT_EQ(bob->stream_error(), "");
+}
+
 TEST_F(StreamManagement, ResumeAfterACutLinkResendsWhatWasNotAcknowledgedOnlyOnce) {
   start();
   auto desk = login("bob", "desk");
