@@ -258,18 +258,31 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     inbound_.complete(seq);
   }
 
-  // The resumption window passed: the session ends (ClientSession::close of a detached
-  // session unbinds it, broadcasts unavailable presence and calls session_ended).
+  // The resumption window passed: the session ends (unbound, unavailable presence
+  // broadcast, session_ended). Decided again under the session's takeover lock
+  // (end_if_detached): a <resume/> in between takes the session first, and then this timer
+  // (its generation) no longer counts; it must not close the connection that resumed.
   void expire(std::uint64_t generation) {
     std::shared_ptr<ClientSession> session;
     {
       std::lock_guard lock(mutex_);
-      if (generation != generation_ || !hibernating_ || ended_) return;
+      if (!due(generation)) return;
       session = session_.lock();
     }
-    log::info("stream_management: {} was not resumed in time; the session ends", jid_);
-    if (session) session->close("connection-timeout");
+    if (!session) return;
+    session->end_if_detached([weak = weak_from_this(), generation] {
+      auto self = weak.lock();
+      if (!self) return false;
+      {
+        std::lock_guard lock(self->mutex_);
+        if (!self->due(generation)) return false;
+      }
+      log::info("stream_management: {} was not resumed in time; the session ends", self->jid_);
+      return true;
+    });
   }
+  // mutex_ held: the hibernation timer of `generation` still decides.
+  bool due(std::uint64_t generation) const { return generation == generation_ && hibernating_ && !ended_; }
 
   std::shared_ptr<Shared> shared_;
   const std::string id_;  // empty: not resumable

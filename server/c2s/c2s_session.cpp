@@ -511,6 +511,20 @@ void C2sSession::close(std::string_view condition) {
   });
 }
 
+// XEP-0198 hibernation timeout: decided under the takeover mutex, where a resumption takes
+// the session, so the two cannot cross.
+void C2sSession::end_if_detached(std::function<bool()> still_due) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), due = std::move(still_due)] {
+    {
+      std::lock_guard lock(self->takeover_mutex_);
+      if (self->ended_ || self->carrier_ || !self->detached_ || !due()) return;
+      self->ended_ = true;
+      self->detached_ = false;
+    }
+    self->end_session();
+  });
+}
+
 // The reader does the closing (no second operation on the TLS stream beside its read):
 // cancel its read and leave the condition for it. Recorded also when the connection is
 // ending already (its link dropped, its write failed): run() then ends the session rather

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,7 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   }
 
   bool detached() const override { return detached_.load(); }
+  void end_if_detached(std::function<bool()> still_due) override;
 
   // ClientStream
   const Jid& account() const override { return *account_; }
