@@ -110,7 +110,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
   // ---- StreamHooks ----
 
   std::shared_ptr<void> stanza_received() override {
-    std::uint32_t seq = 0;
+    std::uint64_t seq = 0;
     {
       std::lock_guard lock(mutex_);
       seq = inbound_.receive();
@@ -118,7 +118,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     // Released by the core once the stanza is handled and durable.
     struct Done {
       std::weak_ptr<SmState> state;
-      std::uint32_t seq = 0;
+      std::uint64_t seq = 0;
       ~Done() {
         if (auto s = state.lock()) s->complete(seq);
       }
@@ -245,15 +245,16 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     if (skip > resend.size()) skip = static_cast<std::uint32_t>(resend.size());
     resend.erase(resend.begin(), resend.begin() + skip);
     request_outstanding_ = !resend.empty();
-    // The count of what the client sent: the old connection stops counting at the takeover,
-    // and the caller waited for its stanzas to be handled; one still on its way (read in the
-    // instant before the takeover) is counted too, or the client would send it again and
-    // every later 'h' would be off by one.
-    return std::pair{inbound_.received(), std::move(resend)};
+    // Our 'h' counts what is handled and durable, as an <a/> does (the caller waited for the
+    // old connection's stanzas, at most ack_wait_ms): the client sends the rest again, so
+    // the count goes on from there and what was still under way no longer counts (it may
+    // arrive twice; it is not lost). The old connection stopped counting at the takeover.
+    inbound_.rewind();
+    return std::pair{inbound_.handled(), std::move(resend)};
   }
 
  private:
-  void complete(std::uint32_t seq) {
+  void complete(std::uint64_t seq) {
     std::lock_guard lock(mutex_);
     inbound_.complete(seq);
   }
