@@ -169,8 +169,10 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     if (!resumable || id_.empty() || ended_ || overflow_) return false;
     hibernating_ = true;
     std::uint64_t generation = ++generation_;
-    auto timer = std::make_shared<asio::steady_timer>(shared_->host->executor(), shared_->settings.resume_timeout);
-    timer->async_wait([timer, weak = weak_from_this(), generation](boost::system::error_code ec) {
+    // One timer per session, cancelled when it is resumed or ends (replacing it cancels an
+    // earlier one): timers do not pile up for resume_timeout each.
+    timer_ = std::make_unique<asio::steady_timer>(shared_->host->executor(), shared_->settings.resume_timeout);
+    timer_->async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->expire(generation);
     });
     log::info("stream_management: {} hibernating for up to {} s ({} unacknowledged)", jid_,
@@ -186,6 +188,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
       if (ended_) return;
       ended_ = true;
       hibernating_ = false;
+      timer_.reset();
       items = unacked_.take();
       h = inbound_.handled();
     }
@@ -227,6 +230,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     std::lock_guard lock(mutex_);
     ++generation_;  // the hibernation timer, if any, no longer counts
     hibernating_ = false;
+    timer_.reset();
     stream_ = by.shared();
     resend_from_ = unacked_.acked();
     resend_.clear();
@@ -300,6 +304,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
   bool ended_ = false;
   bool overflow_ = false;
   std::uint64_t generation_ = 0;  // of hibernation timers
+  std::unique_ptr<asio::steady_timer> timer_;  // while hibernating; destroying it cancels it
   std::uint32_t resend_from_ = 0;       // at the last takeover: acknowledged count then ...
   std::vector<std::string> resend_;     // ... and what was unacknowledged
 };
