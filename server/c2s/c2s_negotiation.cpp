@@ -129,25 +129,27 @@ asio::awaitable<void> C2sSession::on_header(const xml::StreamHeader& header) {
   if (known) reply += " from='" + *domain + "'";
   reply += ">";
   header_sent_ = true;
+  // Through the writer when it runs already (a stream restarted after a resumption): one
+  // TLS write in flight at a time.
   if (!known) {
     // RFC 6120 §4.9.3.6: a 'to' we do not serve.
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("host-unknown");
     co_return;
   }
   if (!domain_.empty() && *domain != domain_) {
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("not-authorized", "the host changed between stream restarts");
     co_return;
   }
   if (header.version != "1.0") {
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("unsupported-version");
     co_return;
   }
   domain_ = *domain;
   reply += features();
-  co_await write_now(std::move(reply));
+  co_await write_negotiation(std::move(reply));
   deadline_in(services_.limits.negotiation_timeout);
 }
 
