@@ -473,7 +473,7 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
     xml::Element result("iq", std::string(kClientNs));
     result.set_attr("type", "result");
     result.set_attr("id", std::string(e.attr("id").value_or("")));
-    reply(Stanza{std::move(result), StanzaKind::iq, "result"});
+    reply(Stanza{std::move(result), StanzaKind::iq, "result", std::nullopt, std::nullopt});
     co_return;
   }
   std::string name = e.name(), id(e.attr("id").value_or("")), type(e.attr("type").value_or(""));
@@ -492,7 +492,7 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
       child.set_attr("type", "modify");
       child.add_child("jid-malformed", std::string(kStanzaErrorNs));
       StanzaKind kind = name == "iq" ? StanzaKind::iq : name == "presence" ? StanzaKind::presence : StanzaKind::message;
-      reply(Stanza{std::move(error), kind, "error"});
+      reply(Stanza{std::move(error), kind, "error", std::nullopt, std::nullopt});
     }
     co_return;
   }
