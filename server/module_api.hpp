@@ -95,6 +95,12 @@ class ClientSession {
   /// Kept by stream management (XEP-0198) after its connection dropped, waiting to be
   /// resumed: still bound and available, with no connection to ping or write to.
   virtual bool detached() const { return false; }
+  /// Ends the session (as close() ends a detached one) only if it is still detached and
+  /// `still_due()` returns true; `still_due` runs under the lock that orders resumption
+  /// (ClientStream::resume), so a timeout that fires while the session is being resumed
+  /// cannot end the connection that resumed it. Thread-safe; may return before the session
+  /// has ended. The default, for sessions that are never detached, does nothing.
+  virtual void end_if_detached(std::function<bool()> still_due) { (void)still_due; }
 };
 
 /// The local client sessions of all hosts, by JID. Thread-safe.

@@ -5,19 +5,26 @@
 
 namespace parley::modules::stream_management {
 
-std::uint32_t Inbound::receive() {
+std::uint64_t Inbound::receive() {
   done_.push_back(false);
-  return ++received_;
+  ++received_;  // modulo 2^32
+  return ++tickets_;
 }
 
-void Inbound::complete(std::uint32_t seq) {
-  std::uint32_t index = seq - handled_ - 1;  // modulo 2^32
-  if (index >= done_.size()) return;          // unknown or already counted
-  done_[index] = true;
+void Inbound::complete(std::uint64_t ticket) {
+  if (ticket < first_ || ticket - first_ >= done_.size()) return;  // forgotten, unknown or counted
+  done_[ticket - first_] = true;
   while (!done_.empty() && done_.front()) {
     done_.pop_front();
+    ++first_;
     ++handled_;
   }
+}
+
+void Inbound::rewind() {
+  done_.clear();
+  first_ = tickets_ + 1;
+  received_ = handled_;
 }
 
 bool Unacked::ack(std::uint32_t h) {

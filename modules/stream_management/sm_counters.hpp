@@ -22,10 +22,14 @@ inline constexpr std::string_view kSmNs = "urn:xmpp:sm:3";
 /// stanza before it are done (acknowledgements are cumulative), whatever order work ends in.
 class Inbound {
  public:
-  /// A stanza arrived: its sequence number (1 for the first).
-  std::uint32_t receive();
-  /// The stanza `seq` has been handled (routed and durable).
-  void complete(std::uint32_t seq);
+  /// A stanza arrived: its ticket for complete() (never reused).
+  std::uint64_t receive();
+  /// The stanza of `ticket` has been handled (routed and durable).
+  void complete(std::uint64_t ticket);
+  /// At a resumption the server answers with handled() (XEP-0198 §5), and the client sends
+  /// again what that does not count: what was received and not handled yet is forgotten
+  /// here (its late completions count for nothing), and counting goes on from handled().
+  void rewind();
   std::uint32_t received() const { return received_; }
   std::uint32_t handled() const { return handled_; }
   /// Every stanza up to `target` (a received() value) has been handled.
@@ -34,7 +38,9 @@ class Inbound {
  private:
   std::uint32_t received_ = 0;
   std::uint32_t handled_ = 0;
-  std::deque<bool> done_;  // for handled_+1 .. received_
+  std::uint64_t tickets_ = 0;  // issued so far
+  std::uint64_t first_ = 1;    // the ticket of done_.front()
+  std::deque<bool> done_;      // for the stanzas after handled_, up to received_
 };
 
 /// A stanza written to the client, kept until it acknowledges it.

@@ -110,7 +110,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
   // ---- StreamHooks ----
 
   std::shared_ptr<void> stanza_received() override {
-    std::uint32_t seq = 0;
+    std::uint64_t seq = 0;
     {
       std::lock_guard lock(mutex_);
       seq = inbound_.receive();
@@ -118,7 +118,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     // Released by the core once the stanza is handled and durable.
     struct Done {
       std::weak_ptr<SmState> state;
-      std::uint32_t seq = 0;
+      std::uint64_t seq = 0;
       ~Done() {
         if (auto s = state.lock()) s->complete(seq);
       }
@@ -169,8 +169,10 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     if (!resumable || id_.empty() || ended_ || overflow_) return false;
     hibernating_ = true;
     std::uint64_t generation = ++generation_;
-    auto timer = std::make_shared<asio::steady_timer>(shared_->host->executor(), shared_->settings.resume_timeout);
-    timer->async_wait([timer, weak = weak_from_this(), generation](boost::system::error_code ec) {
+    // One timer per session, cancelled when it is resumed or ends (replacing it cancels an
+    // earlier one): timers do not pile up for resume_timeout each.
+    timer_ = std::make_unique<asio::steady_timer>(shared_->host->executor(), shared_->settings.resume_timeout);
+    timer_->async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->expire(generation);
     });
     log::info("stream_management: {} hibernating for up to {} s ({} unacknowledged)", jid_,
@@ -186,6 +188,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
       if (ended_) return;
       ended_ = true;
       hibernating_ = false;
+      timer_.reset();
       items = unacked_.take();
       h = inbound_.handled();
     }
@@ -227,6 +230,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     std::lock_guard lock(mutex_);
     ++generation_;  // the hibernation timer, if any, no longer counts
     hibernating_ = false;
+    timer_.reset();
     stream_ = by.shared();
     resend_from_ = unacked_.acked();
     resend_.clear();
@@ -245,31 +249,45 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
     if (skip > resend.size()) skip = static_cast<std::uint32_t>(resend.size());
     resend.erase(resend.begin(), resend.begin() + skip);
     request_outstanding_ = !resend.empty();
-    // The count of what the client sent: the old connection stops counting at the takeover,
-    // and the caller waited for its stanzas to be handled; one still on its way (read in the
-    // instant before the takeover) is counted too, or the client would send it again and
-    // every later 'h' would be off by one.
-    return std::pair{inbound_.received(), std::move(resend)};
+    // Our 'h' counts what is handled and durable, as an <a/> does (the caller waited for the
+    // old connection's stanzas, at most ack_wait_ms): the client sends the rest again, so
+    // the count goes on from there and what was still under way no longer counts (it may
+    // arrive twice; it is not lost). The old connection stopped counting at the takeover.
+    inbound_.rewind();
+    return std::pair{inbound_.handled(), std::move(resend)};
   }
 
  private:
-  void complete(std::uint32_t seq) {
+  void complete(std::uint64_t seq) {
     std::lock_guard lock(mutex_);
     inbound_.complete(seq);
   }
 
-  // The resumption window passed: the session ends (ClientSession::close of a detached
-  // session unbinds it, broadcasts unavailable presence and calls session_ended).
+  // The resumption window passed: the session ends (unbound, unavailable presence
+  // broadcast, session_ended). Decided again under the session's takeover lock
+  // (end_if_detached): a <resume/> in between takes the session first, and then this timer
+  // (its generation) no longer counts; it must not close the connection that resumed.
   void expire(std::uint64_t generation) {
     std::shared_ptr<ClientSession> session;
     {
       std::lock_guard lock(mutex_);
-      if (generation != generation_ || !hibernating_ || ended_) return;
+      if (!due(generation)) return;
       session = session_.lock();
     }
-    log::info("stream_management: {} was not resumed in time; the session ends", jid_);
-    if (session) session->close("connection-timeout");
+    if (!session) return;
+    session->end_if_detached([weak = weak_from_this(), generation] {
+      auto self = weak.lock();
+      if (!self) return false;
+      {
+        std::lock_guard lock(self->mutex_);
+        if (!self->due(generation)) return false;
+      }
+      log::info("stream_management: {} was not resumed in time; the session ends", self->jid_);
+      return true;
+    });
   }
+  // mutex_ held: the hibernation timer of `generation` still decides.
+  bool due(std::uint64_t generation) const { return generation == generation_ && hibernating_ && !ended_; }
 
   std::shared_ptr<Shared> shared_;
   const std::string id_;  // empty: not resumable
@@ -286,6 +304,7 @@ class SmState final : public server::StreamHooks, public std::enable_shared_from
   bool ended_ = false;
   bool overflow_ = false;
   std::uint64_t generation_ = 0;  // of hibernation timers
+  std::unique_ptr<asio::steady_timer> timer_;  // while hibernating; destroying it cancels it
   std::uint32_t resend_from_ = 0;       // at the last takeover: acknowledged count then ...
   std::vector<std::string> resend_;     // ... and what was unacknowledged
 };

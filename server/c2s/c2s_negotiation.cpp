@@ -129,25 +129,27 @@ asio::awaitable<void> C2sSession::on_header(const xml::StreamHeader& header) {
   if (known) reply += " from='" + *domain + "'";
   reply += ">";
   header_sent_ = true;
+  // Through the writer when it runs already (a stream restarted after a resumption): one
+  // TLS write in flight at a time.
   if (!known) {
     // RFC 6120 §4.9.3.6: a 'to' we do not serve.
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("host-unknown");
     co_return;
   }
   if (!domain_.empty() && *domain != domain_) {
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("not-authorized", "the host changed between stream restarts");
     co_return;
   }
   if (header.version != "1.0") {
-    co_await write_now(std::move(reply));
+    co_await write_negotiation(std::move(reply));
     co_await finish("unsupported-version");
     co_return;
   }
   domain_ = *domain;
   reply += features();
-  co_await write_now(std::move(reply));
+  co_await write_negotiation(std::move(reply));
   deadline_in(services_.limits.negotiation_timeout);
 }
 
@@ -468,7 +470,10 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
   if (hooks_ && e.ns() == kClientNs) handled = hooks_->stanza_received();
   if (e.name() == "iq" && e.attr("type") == "set" && e.find_child("session", kSessionNs) != nullptr) {
     // Old-style session establishment: nothing to do but say yes.
-    enqueue("<iq type='result' id='" + escaped_attr(e.attr("id").value_or("")) + "'/>");
+    xml::Element result("iq", std::string(kClientNs));
+    result.set_attr("type", "result");
+    result.set_attr("id", std::string(e.attr("id").value_or("")));
+    reply(Stanza{std::move(result), StanzaKind::iq, "result", std::nullopt, std::nullopt});
     co_return;
   }
   std::string name = e.name(), id(e.attr("id").value_or("")), type(e.attr("type").value_or(""));
@@ -480,8 +485,14 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
       co_await finish("unsupported-stanza-type");
     } else if (type != "error") {
       // RFC 6120 §8.3.3.8: an address that cannot be prepared.
-      enqueue("<" + name + " type='error' id='" + escaped_attr(id) + "'><error type='modify'>"
-              "<jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></" + name + ">");
+      xml::Element error(name, std::string(kClientNs));
+      error.set_attr("type", "error");
+      error.set_attr("id", id);
+      auto& child = error.add_child("error", std::string(kClientNs));
+      child.set_attr("type", "modify");
+      child.add_child("jid-malformed", std::string(kStanzaErrorNs));
+      StanzaKind kind = name == "iq" ? StanzaKind::iq : name == "presence" ? StanzaKind::presence : StanzaKind::message;
+      reply(Stanza{std::move(error), kind, "error", std::nullopt, std::nullopt});
     }
     co_return;
   }
@@ -489,6 +500,17 @@ asio::awaitable<void> C2sSession::on_stanza(xml::Element e) {
   std::shared_ptr<ClientSession> origin = root_;
   if (!origin) origin = shared_from_this();
   co_await services_.router.route_from_client(std::move(*stanza), std::move(origin), std::move(handled));
+}
+
+// A reply the connection itself makes to what the client sent: delivered like any stanza to
+// the session (stanza/out, and stream management counts it: XEP-0198 §4), through the
+// session this connection carries when it resumed one.
+void C2sSession::reply(Stanza stanza) {
+  if (root_) {
+    root_->send(std::move(stanza));
+  } else {
+    deliver(std::move(stanza));
+  }
 }
 
 }  // namespace parley::server::c2s

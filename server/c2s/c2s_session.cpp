@@ -84,6 +84,9 @@ asio::awaitable<void> C2sSession::run() {
     log::error("c2s {}: {}", remote_address_, e.what());
   }
   closing_ = true;
+  // A close asked for on purpose (close(), a stream error of ours; not an idle timeout) ends
+  // the session even when the link dropped at the same moment and finish() never ran.
+  bool deliberate = clean_end_ || (pending_close_ && *pending_close_ != "connection-timeout");
   if (bound_) {
     // The session this connection carried (itself, or the root it resumed). If another
     // connection has taken it over since, nothing more to do; else stream management may
@@ -94,7 +97,8 @@ asio::awaitable<void> C2sSession::run() {
       std::lock_guard lock(session->takeover_mutex_);
       mine = session->carried_by(this);
       if (mine) {
-        keep = session->hooks_ && session->hooks_->connection_lost(!clean_end_);
+        bool resumable = !deliberate && !session->close_requested_;
+        keep = session->hooks_ && session->hooks_->connection_lost(resumable);
         session->carrier_.reset();
         session->detached_ = keep;
         session->ended_ = !keep;
@@ -127,7 +131,7 @@ asio::awaitable<void> C2sSession::watchdog() {
       co_return;
     }
     asked = true;
-    pending_close_ = "connection-timeout";
+    if (!pending_close_) pending_close_ = "connection-timeout";  // a close asked for first wins
     boost::system::error_code ignored;
     stream_.next_layer().cancel(ignored);
     deadline_in(std::chrono::seconds(5));
@@ -161,7 +165,12 @@ asio::awaitable<void> C2sSession::read_loop() {
       co_await finish(*pending_close_);
       co_return;
     }
-    if (read_tokens_ < 0) co_await pace();
+    if (read_tokens_ < 0) {
+      // The session may have been closed or asked to close meanwhile (a socket cancel
+      // finds no read to stop while pacing): look again before reading.
+      co_await pace();
+      continue;
+    }
     // Read what is there into the thread's buffer and parse it before the next suspension;
     // wait for the socket holding no buffer (memory per idle connection, docs/profiling.md).
     auto buffer = read_buffer();
@@ -274,7 +283,8 @@ asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string
     deadline_in(std::chrono::seconds(5));
     co_await write_now(std::move(bye));
   }
-  if (tls_) {
+  // Not on a closed socket (the watchdog's or the writer's): its fd may be another's now.
+  if (tls_ && stream_.next_layer().is_open()) {
     // Our close_notify goes out; waiting for the peer's is bounded to a second.
     deadline_in(std::chrono::seconds(1));
     watchdog_timer_.cancel();
@@ -395,10 +405,14 @@ std::shared_ptr<ClientSession> C2sSession::bound_session() {
   return shared_from_this();
 }
 
-void C2sSession::write(std::string data) {
+bool C2sSession::on_own_thread() {
   auto executor = stream_.get_executor();
   auto* io = executor.target<asio::io_context::executor_type>();
-  if (io != nullptr && io->running_in_this_thread()) {
+  return io != nullptr && io->running_in_this_thread();
+}
+
+void C2sSession::write(std::string data) {
+  if (on_own_thread()) {
     if (closing_) return;
     start_writer();
     enqueue(std::move(data));
@@ -444,7 +458,8 @@ bool C2sSession::resume(const std::shared_ptr<ClientSession>& previous) {
   bool own_live = false;
   {
     std::lock_guard lock(root->takeover_mutex_);
-    if (root->ended_ || !root->bound_) return false;
+    // A session being closed on purpose ends; it is not resumed.
+    if (root->ended_ || !root->bound_ || root->close_requested_) return false;
     old_carrier = root->carrier_;
     own_live = !old_carrier && !root->detached_;
     root->carrier_ = shared_from_this();
@@ -480,6 +495,10 @@ void C2sSession::close(std::string_view condition) {
         self->ended_ = true;
         self->detached_ = false;
         end_detached = true;
+      } else if (c != "connection-timeout") {
+        // Whatever happens to the connection now (it may drop before it reads the request),
+        // the session does not hibernate and is not resumed. A timeout may be resumed.
+        self->close_requested_ = true;
       }
     }
     if (end_detached) {
@@ -492,15 +511,41 @@ void C2sSession::close(std::string_view condition) {
   });
 }
 
-// The reader does the closing (no second operation on the TLS stream beside its read):
-// cancel its read and leave the condition for it.
-void C2sSession::drop_connection(std::string condition) {
-  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::move(condition)] {
-    if (self->closing_ || self->pending_close_) return;
-    self->pending_close_ = c;
-    boost::system::error_code ignored;
-    self->stream_.next_layer().cancel(ignored);
+// XEP-0198 hibernation timeout: decided under the takeover mutex, where a resumption takes
+// the session, so the two cannot cross.
+void C2sSession::end_if_detached(std::function<bool()> still_due) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), due = std::move(still_due)] {
+    {
+      std::lock_guard lock(self->takeover_mutex_);
+      if (self->ended_ || self->carrier_ || !self->detached_ || !due()) return;
+      self->ended_ = true;
+      self->detached_ = false;
+    }
+    self->end_session();
   });
+}
+
+// The reader does the closing (no second operation on the TLS stream beside its read):
+// cancel its read and leave the condition for it. Recorded also when the connection is
+// ending already (its link dropped, its write failed): run() then ends the session rather
+// than letting it hibernate. On this connection's thread at once, so that the reader cannot
+// end in between.
+void C2sSession::drop_connection(std::string condition) {
+  if (on_own_thread()) {
+    request_close(std::move(condition));
+    return;
+  }
+  asio::post(stream_.get_executor(), [self = shared_from_this(), c = std::move(condition)]() mutable {
+    self->request_close(std::move(c));
+  });
+}
+
+void C2sSession::request_close(std::string condition) {
+  if (pending_close_) return;
+  pending_close_ = std::move(condition);
+  if (closing_) return;
+  boost::system::error_code ignored;
+  stream_.next_layer().cancel(ignored);
 }
 
 void C2sSession::set_presence(bool available, int priority) {

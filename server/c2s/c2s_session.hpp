@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,7 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   }
 
   bool detached() const override { return detached_.load(); }
+  void end_if_detached(std::function<bool()> still_due) override;
 
   // ClientStream
   const Jid& account() const override { return *account_; }
@@ -135,7 +137,10 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
 
   void enqueue(std::string data);
   void deliver(Stanza stanza);
+  void reply(Stanza stanza);
   void drop_connection(std::string condition);
+  void request_close(std::string condition);  // on this connection's thread
+  bool on_own_thread();
   bool carried_by(const C2sSession* connection) const;  // takeover_mutex_ held
   void end_session();
   void start_writer();
@@ -186,6 +191,7 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   // Of a root: the connection that carries it when not its own (under takeover_mutex_).
   std::shared_ptr<C2sSession> carrier_;
   bool ended_ = false;                       // under takeover_mutex_: unbound for good
+  bool close_requested_ = false;             // under takeover_mutex_: close() on purpose, ends
   std::atomic<bool> detached_{false};        // changed under takeover_mutex_: hibernating, no connection
   // Of a carrier: the session it resumed (set once, on this connection's thread).
   std::shared_ptr<C2sSession> root_;

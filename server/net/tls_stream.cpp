@@ -43,6 +43,13 @@ std::size_t TlsStream::read_some(asio::mutable_buffer buffer, boost::system::err
 
 int TlsStream::perform(Step step, void* data, std::size_t size, std::size_t& n, boost::system::error_code& ec) {
   n = 0;
+  // OpenSSL holds the fd's number, not the socket: once the socket is closed that number may
+  // already be another connection's (a client's TLS, a database socket), and an SSL call
+  // would read or write there. Every operation ends here instead.
+  if (!socket_.is_open()) {
+    ec = asio::error::bad_descriptor;
+    return 0;
+  }
   if ((step == Step::read || step == Step::write) && size == 0) return 1;
   int len = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
   ERR_clear_error();

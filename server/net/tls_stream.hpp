@@ -46,6 +46,8 @@ class TlsStream {
   /// One SSL_read without waiting: the bytes read, or 0 with `ec` set: would_block when the
   /// socket has no complete record (wait for wait_needed(), then call again), eof after the
   /// peer's close_notify, stream_truncated when the peer left without one, else the error.
+  /// Like every operation here, bad_descriptor once the socket is closed: OpenSSL knows only
+  /// the fd's number, which the system may have given to another socket since.
   std::size_t read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
   /// What the last would_block waits for: readable, or writable (a reply OpenSSL must send,
   /// such as a TLS 1.3 key update, did not fit in the socket).

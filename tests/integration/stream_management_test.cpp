@@ -5,6 +5,7 @@
 // the server acknowledged across kill -9 and SIGTERM (docs/security.md).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <set>
@@ -185,6 +186,33 @@ TEST_F(StreamManagement, AcknowledgementsCountStanzasBothWays) {
   EXPECT_EQ(bob->stream_error(), "undefined-condition");
 }
 
+// The replies the connection makes itself (RFC 6121's old <session/> iq, jid-malformed for
+// an address that cannot be prepared) are stanzas sent like any other: acknowledging them is
+// not "more than was sent".
+TEST_F(StreamManagement, RepliesOfTheConnectionItselfAreCounted) {
+  start();
+  auto bob = login("bob", "phone");
+  ASSERT_TRUE(enable(*bob));
+  bob->send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+  auto result = bob->receive_named("iq", 10s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->attr("id"), "sess");
+  EXPECT_EQ(result->attr("type"), "result");
+  bob->send("<message to='a@b@c' type='chat' id='bad'><body>x</body></message>");
+  auto error = bob->receive_named("message", 10s);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->attr("id"), "bad");
+  EXPECT_EQ(error_condition(*error), "jid-malformed");
+  // Bob acknowledges both; the stream goes on.
+  bob->send("<a xmlns='urn:xmpp:sm:3' h='2'/>");
+  sync(*bob);
+  EXPECT_EQ(bob->stream_error(), "");
+  EXPECT_EQ(request_ack(*bob), 3) << "the session iq, the bad message and the ping";
+  bob->send("<a xmlns='urn:xmpp:sm:3' h='3'/>");
+  sync(*bob);
+  EXPECT_EQ(bob->stream_error(), "");
+}
+
 TEST_F(StreamManagement, ResumeAfterACutLinkResendsWhatWasNotAcknowledgedOnlyOnce) {
   start();
   auto desk = login("bob", "desk");
@@ -314,6 +342,40 @@ TEST_F(StreamManagement, AnotherAccountCannotResumeASession) {
   ASSERT_TRUE(resumed);
   EXPECT_EQ(resumed->name(), "resumed");
   EXPECT_EQ(back->stream_error(), "");
+}
+
+// A session closed on purpose ends even when its link drops at the same moment: it does not
+// hibernate. Bob's phone sends faster than [limits] allow, so its reader pauses; meanwhile
+// its link resets, writing a message to it fails, and a new login with the same resource
+// replaces it (RFC 6120 §7.7.2.2, a close with <conflict/>). The old session ends at once and
+// the message it could not deliver goes to offline storage for the new one.
+TEST_F(StreamManagement, ASessionClosedOnPurposeWhileItsLinkDropsEndsAndDoesNotHibernate) {
+  start("[limits]\nread_bytes_per_second = 2048\nread_burst_bytes = 16384\n");
+  auto phone = login("bob", "phone");
+  ASSERT_TRUE(enable(*phone));
+  phone->send("<presence/>");
+  sync(*phone);
+  auto alice = login("alice", "desk");
+  ASSERT_TRUE(enable(*alice));
+  // 24 KiB in one ping: the server reads it and then pauses reading for seconds.
+  phone->send("<iq type='get' id='big' to='localhost'><ping xmlns='urn:xmpp:ping'/>" + std::string(24 * 1024, ' ') +
+              "</iq>");
+  auto pong = phone->receive_named("iq", 15s);
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->attr("id"), "big");
+  // The phone's link resets (RST).
+  linger reset{1, 0};
+  ASSERT_EQ(setsockopt(SSL_get_fd(phone->ssl()), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+  phone.reset();
+  alice->send("<message to='bob@localhost/phone' type='chat' id='m1'><body>m1</body></message>");
+  EXPECT_EQ(request_ack(*alice), 1) << "delivered to the phone's session";
+  auto again = login("bob", "phone");
+  ASSERT_TRUE(log_shows("went to offline storage")) << "the replaced session ended";
+  again->send("<presence/>");
+  auto m1 = again->receive_named("message", 10s);
+  ASSERT_TRUE(m1);
+  EXPECT_EQ(body(*m1), "m1");
+  EXPECT_NE(m1->find_child("delay", "urn:xmpp:delay"), nullptr);
 }
 
 // A sender that keeps what the server has not acknowledged, as a XEP-0198 client does.

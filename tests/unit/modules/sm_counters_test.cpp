@@ -28,6 +28,26 @@ TEST(SmInbound, CountsAStanzaOnlyWhenItAndEveryEarlierOneAreHandled) {
   EXPECT_TRUE(in.caught_up(3));
 }
 
+// A resumption answers with the handled count; the client sends the rest again.
+TEST(SmInbound, RewindForgetsWhatWasNotHandledAndCountsTheResentCopies) {
+  Inbound in;
+  auto a = in.receive(), b = in.receive(), c = in.receive();
+  in.complete(a);
+  in.rewind();
+  EXPECT_EQ(in.received(), 1u);
+  EXPECT_EQ(in.handled(), 1u);
+  in.complete(c);  // late completions of what was forgotten count for nothing
+  EXPECT_EQ(in.handled(), 1u);
+  auto b2 = in.receive(), c2 = in.receive();  // the client sends them again
+  EXPECT_EQ(in.received(), 3u);
+  in.complete(b);
+  EXPECT_EQ(in.handled(), 1u);
+  in.complete(b2);
+  in.complete(c2);
+  EXPECT_EQ(in.handled(), 3u);
+  EXPECT_TRUE(in.caught_up(3));
+}
+
 TEST(SmUnacked, AcknowledgementsDropWhatTheClientHandledAndRefuseTooHigh) {
   Unacked out;
   for (int i = 0; i < 3; ++i) out.push(Sent{message("chat", true), "<m" + std::to_string(i) + "/>"});
