@@ -11,11 +11,10 @@
 
 #include <signal.h>
 
-#include <deque>
-#include <functional>
 #include <thread>
 
 #include "tests/support/test_server.hpp"
+#include "tests/support/transcript.hpp"
 
 namespace parley::test {
 namespace {
@@ -42,35 +41,13 @@ class OwnCluster {
   std::string pg_;
 };
 
-// A logged-in client that keeps what arrives while it waits for something else.
-class User {
+// A logged-in client (a Transcript) with the questions this test asks: an iq answered
+// within a bound or not at all, a message by id, a ping to the server.
+class User : public Transcript {
  public:
-  explicit User(std::unique_ptr<XmppClient> c) : c_(std::move(c)) {}
-  void send(const std::string& xml) { c_->send(xml); }
-  // The next stanza matching `match`, within `timeout`; others are kept for later.
-  std::optional<Element> expect(const std::function<bool(const Element&)>& match,
-                                std::chrono::milliseconds timeout = 10s) {
-    for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
-      if (match(*it)) {
-        Element e = std::move(*it);
-        inbox_.erase(it);
-        return e;
-      }
-    }
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      auto e = c_->receive(left);
-      if (!e) return std::nullopt;
-      if (match(*e)) return e;
-      inbox_.push_back(std::move(*e));
-    }
-  }
-  // Sends an iq and returns its answer (nullopt if none comes within `timeout`).
+  using Transcript::Transcript;
   std::optional<Element> iq(const std::string& id, const std::string& xml, std::chrono::milliseconds timeout = 10s) {
-    send(xml);
-    return expect([&](const Element& e) { return e.name() == "iq" && e.attr("id") == id; }, timeout);
+    return try_iq(id, xml, timeout);
   }
   std::optional<Element> message(const std::string& id, std::chrono::milliseconds timeout = 10s) {
     return expect([&](const Element& e) { return e.name() == "message" && e.attr("id") == id; }, timeout);
@@ -82,12 +59,10 @@ class User {
     return r && r->attr("type") == "result";
   }
   std::size_t kept_messages() const {
-    return static_cast<std::size_t>(std::count_if(inbox_.begin(), inbox_.end(), [](const Element& e) { return e.name() == "message"; }));
+    return count([](const Element& e) { return e.name() == "message"; });
   }
 
  private:
-  std::unique_ptr<XmppClient> c_;
-  std::deque<Element> inbox_;
   int pings_ = 0;
 };
 

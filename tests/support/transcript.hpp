@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -48,12 +49,19 @@ class Transcript {
     }
   }
 
+  /// Sends an iq with id `id` and returns its result or error, nullopt if none comes within
+  /// `timeout`.
+  std::optional<server::xml::Element> try_iq(const std::string& id, const std::string& xml,
+                                             std::chrono::milliseconds timeout) {
+    send(xml);
+    return expect([&](const server::xml::Element& e) {
+      return e.name() == "iq" && e.attr("id") == id && (e.attr("type") == "result" || e.attr("type") == "error");
+    }, timeout);
+  }
+
   /// Sends an iq with id `id` and returns its result or error (throws if none comes).
   server::xml::Element iq(const std::string& id, const std::string& xml) {
-    send(xml);
-    auto r = expect([&](const server::xml::Element& e) {
-      return e.name() == "iq" && e.attr("id") == id && (e.attr("type") == "result" || e.attr("type") == "error");
-    }, std::chrono::seconds(10));
+    auto r = try_iq(id, xml, std::chrono::seconds(10));
     if (!r) throw std::runtime_error("no answer to iq " + id);
     return *r;
   }
