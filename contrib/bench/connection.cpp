@@ -353,7 +353,9 @@ asio::awaitable<std::string> Connection::authenticate(std::string user) {
     outcome = co_await next_element();
   } else {
     auto hash = mech == "SCRAM-SHA-1" ? server::crypto::Hash::sha1 : server::crypto::Hash::sha256;
-    scram = std::make_unique<server::sasl::ScramClient>(hash, user, target_.password);
+    server::sasl::ScramClientOptions scram_options;
+    scram_options.salted_password_cache = target_.scram_cache.get();
+    scram = std::make_unique<server::sasl::ScramClient>(hash, user, target_.password, scram_options);
     std::string auth = sasl_element("auth", mech, scram->first());
     bool sent = co_await write_now(std::move(auth));
     if (!sent) co_return fail("write failed");

@@ -51,6 +51,7 @@ Json describe_target(const Options& o) {
                            : (t.ca_file.empty() ? std::string("system trust store") : "ca-file " + t.ca_file);
   j["mechanism"] = t.mechanism;
   j["sm_requested"] = t.sm;
+  j["scram_cache"] = t.scram_cache != nullptr;
   j["user_prefix"] = t.user_prefix;
   j["users"] = t.users;
   return j;

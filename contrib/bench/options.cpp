@@ -61,6 +61,8 @@ Connection:
   --insecure            do NOT verify the server certificate (self-signed test servers)
   --mechanism M         SCRAM-SHA-256 (default), SCRAM-SHA-1 or PLAIN
   --user-prefix P (bench)  --users U (100)  --password W  (or --password-file F)
+  --no-scram-cache      derive SaltedPassword (PBKDF2) on every login; by default it is
+                        derived once per account and kept, as clients that log in again do
   --sm                  enable XEP-0198 stream management when offered (acks)
   --allow-remote        permit a --host that is not a loopback address
 
@@ -120,6 +122,8 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (a == "--password-file") {
       std::ifstream in(value());
       if (!in || !std::getline(in, o.target.password)) throw UsageError{"cannot read the password file"};
+    } else if (a == "--no-scram-cache") {
+      o.target.scram_cache.reset();
     } else if (a == "--sm") {
       o.target.sm = true;
     } else if (a == "--allow-remote") {

@@ -4,13 +4,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "server/sasl/scram.hpp"
+
 namespace parley::bench {
 
-/// How to reach the server under test and log in; shared by every scenario. A plain value.
+/// How to reach the server under test and log in; shared by every scenario. A plain value
+/// (copies share the SCRAM cache).
 struct Target {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;             ///< 0: 5222, or 5223 with direct_tls
@@ -24,6 +28,10 @@ struct Target {
   int users = 100;                    ///< accounts that exist on the server
   bool sm = false;                    ///< enable XEP-0198 when offered
   std::chrono::milliseconds op_timeout{15000};  ///< bound on each protocol step
+  /// SaltedPassword per account, shared by every connection, as clients that log in again
+  /// keep it (RFC 5802 §5.1); null with --no-scram-cache: PBKDF2 on every login.
+  std::shared_ptr<server::sasl::SaltedPasswordCache> scram_cache =
+      std::make_shared<server::sasl::SaltedPasswordCache>();
 
   std::string user(int i) const { return user_prefix + std::to_string(i % users); }
   std::string bare_jid(int i) const { return user(i) + "@" + domain; }

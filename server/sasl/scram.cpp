@@ -366,7 +366,10 @@ std::optional<std::string> ScramClient::final(std::string_view server_first) {
       "c=" + crypto::base64_encode(cb_input) + ",r=" + std::string(*nonce);
   std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
-  crypto::Bytes salted = crypto::pbkdf2(hash_, password_, *salt, iterations);
+  crypto::Bytes salted = options_.salted_password_cache != nullptr
+                             ? options_.salted_password_cache->salted_password(hash_, username_, password_, *salt,
+                                                                               iterations)
+                             : crypto::pbkdf2(hash_, password_, *salt, iterations);
   crypto::Bytes client_key = crypto::hmac(hash_, salted, "Client Key");
   crypto::Bytes stored_key = crypto::digest(hash_, client_key);
   crypto::Bytes client_signature = crypto::hmac(hash_, stored_key, auth_message);
@@ -396,6 +399,45 @@ bool ScramClient::verify(std::string_view server_final) {
   }
   auto signature = crypto::base64_decode(*verifier);
   return signature && crypto::equal_constant_time(*signature, expected_server_signature_);
+}
+
+SaltedPasswordCache::~SaltedPasswordCache() {
+  for (auto& [key, salted] : entries_) cleanse(salted);
+}
+
+crypto::Bytes SaltedPasswordCache::salted_password(crypto::Hash hash, std::string_view username,
+                                                   std::string_view password, std::string_view salt,
+                                                   int iterations) {
+  // Length-prefixed fields, so that no two inputs share a key.
+  const crypto::Bytes password_digest = crypto::digest(crypto::Hash::sha256, password);
+  std::string key;
+  for (std::string_view field :
+       {std::string_view(hash == crypto::Hash::sha1 ? "1" : "256"), username, std::string_view(password_digest), salt}) {
+    key += std::to_string(field.size()) + ":" + std::string(field);
+  }
+  key += std::to_string(iterations);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      ++hits_;
+      return it->second;
+    }
+    ++misses_;
+  }
+  crypto::Bytes salted = crypto::pbkdf2(hash, password, salt, iterations);
+  std::lock_guard lock(mutex_);
+  entries_.emplace(std::move(key), salted);
+  return salted;
+}
+
+std::size_t SaltedPasswordCache::hits() const {
+  std::lock_guard lock(mutex_);
+  return hits_;
+}
+
+std::size_t SaltedPasswordCache::misses() const {
+  std::lock_guard lock(mutex_);
+  return misses_;
 }
 
 }  // namespace parley::server::sasl

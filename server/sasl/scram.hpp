@@ -16,6 +16,8 @@
 // computations as a wrong password and ends with the same not_authorized.
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -136,6 +138,32 @@ struct ClientChannelBinding {
 };
 
 /// How a ScramClient presents itself, beyond user name and password.
+/// The client's SaltedPassword per (mechanism, username, password, salt, iteration count),
+/// so that logging in to the same account again skips PBKDF2, as RFC 5802 §5.1 allows
+/// ("a client implementation MAY cache ClientKey&ServerKey (or just SaltedPassword)") and
+/// as mobile clients do. parley-bench shares one between its connections so that the load
+/// generator measures the server, not its own PBKDF2. Thread-safe; entries are wiped with
+/// the cache. Keys hold a digest of the password, never the password.
+class SaltedPasswordCache {
+ public:
+  SaltedPasswordCache() = default;
+  ~SaltedPasswordCache();
+  SaltedPasswordCache(const SaltedPasswordCache&) = delete;
+  SaltedPasswordCache& operator=(const SaltedPasswordCache&) = delete;
+
+  /// SaltedPassword, from the cache or computed (and then kept).
+  crypto::Bytes salted_password(crypto::Hash hash, std::string_view username, std::string_view password,
+                                std::string_view salt, int iterations);
+  std::size_t hits() const;
+  std::size_t misses() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, crypto::Bytes> entries_;
+  std::size_t hits_ = 0;
+  std::size_t misses_ = 0;
+};
+
 struct ScramClientOptions {
   std::string authzid{};  ///< sent as "a=" when not empty
   /// Set: "p=<type>" and the data goes into c= (use it with a -PLUS mechanism).
@@ -144,6 +172,8 @@ struct ScramClientOptions {
   /// flag is "y" instead of "n" (RFC 5802 §6).
   bool supports_channel_binding = false;
   std::string nonce{};  ///< tests: the client nonce (printable, no ','); empty = random
+  /// Set: SaltedPassword comes from (and goes into) this cache; it must outlive the client.
+  SaltedPasswordCache* salted_password_cache = nullptr;
 };
 
 /// The client side of one SCRAM exchange, for the test suite and parley-bench. first(),

@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "tests/support/test_server.hpp"
+#include "tests/support/transcript.hpp"
 
 namespace parley::test {
 namespace {
@@ -20,69 +21,15 @@ using Match = std::function<bool(const Element&)>;
 
 constexpr const char* kRosterNs = "jabber:iq:roster";
 
-// A logged-in client that keeps what it receives until the test looks for it, so that the
-// order of unrelated stanzas does not matter.
-class Peer {
+// A logged-in client whose password is "<user>-secret", and that can read its roster.
+class Peer : public Transcript {
  public:
   Peer(const ClientOptions& options, const std::string& user, const std::string& resource)
-      : client_(std::make_unique<XmppClient>(options)) {
-    jid_ = client_->login(user, user + "-secret", resource);
-    if (jid_.empty()) throw std::runtime_error("login of " + user + " failed");
-  }
-  const std::string& jid() const { return jid_; }
-  std::string bare() const { return jid_.substr(0, jid_.find('/')); }
-  void send(std::string_view xml) { client_->send(xml); }
+      : Transcript(logged_in(options, user, user + "-secret", resource)) {}
 
-  // The first stanza (kept or arriving within `timeout`) that matches; it is taken out.
-  std::optional<Element> expect(const Match& match, std::chrono::milliseconds timeout = 5s) {
-    for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
-      if (match(*it)) {
-        Element e = std::move(*it);
-        inbox_.erase(it);
-        return e;
-      }
-    }
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      auto e = client_->receive(left);
-      if (!e) return std::nullopt;
-      if (match(*e)) return e;
-      inbox_.push_back(std::move(*e));
-    }
-  }
-  // How many kept stanzas match (call after a barrier).
-  std::size_t count(const Match& match) const {
-    return static_cast<std::size_t>(std::count_if(inbox_.begin(), inbox_.end(), match));
-  }
-  Element iq(const std::string& id, const std::string& xml) {
-    send(xml);
-    auto r = expect([&](const Element& e) {
-      return e.name() == "iq" && e.attr("id") == id && (e.attr("type") == "result" || e.attr("type") == "error");
-    });
-    if (!r) throw std::runtime_error("no answer to iq " + id);
-    return *r;
-  }
-  // Everything the server queued for this client before now has arrived: a ping's answer
-  // comes after it (one session's stanzas are handled and written in order).
-  void barrier() {
-    std::string id = "barrier" + std::to_string(++serial_);
-    iq(id, "<iq type='get' id='" + id + "'><ping xmlns='urn:xmpp:ping'/></iq>");
-  }
-  void clear() { inbox_.clear(); }
-  // What is kept, one line per stanza, for failure messages.
-  std::string kept() const {
-    std::string out;
-    for (const auto& e : inbox_) {
-      out += e.name() + " from=" + std::string(e.attr("from").value_or("-")) + " type=" +
-             std::string(e.attr("type").value_or("-")) + "\n";
-    }
-    return out;
-  }
   // The roster, as "jid" -> "subscription[ ask][ approved]".
   std::map<std::string, std::string> roster() {
-    std::string id = "roster" + std::to_string(++serial_);
+    std::string id = "roster" + std::to_string(++rosters_);
     Element r = iq(id, "<iq type='get' id='" + id + "'><query xmlns='jabber:iq:roster'/></iq>");
     std::map<std::string, std::string> out;
     if (auto* q = r.find_child("query", kRosterNs)) {
@@ -98,17 +45,11 @@ class Peer {
   // A clean logout (</stream:stream>, then the connection closes). The server ends the
   // session a moment later: tests wait for what that causes, not for the logout.
   void logout() {
-    client_->send("</stream:stream>");
-    client_->wait_closed(3s);
-    client_.reset();
+    send("</stream:stream>");
+    client().wait_closed(3s);
   }
-  XmppClient& client() { return *client_; }
-
  private:
-  std::unique_ptr<XmppClient> client_;
-  std::string jid_;
-  std::deque<Element> inbox_;
-  int serial_ = 0;
+  int rosters_ = 0;
 };
 
 // Both have handled everything the other sent before now, and received what it caused.

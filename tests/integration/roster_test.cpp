@@ -12,6 +12,7 @@
 
 #include "server/crypto.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/transcript.hpp"
 
 namespace parley::test {
 namespace {
@@ -22,64 +23,11 @@ using Match = std::function<bool(const Element&)>;
 
 constexpr const char* kRosterNs = "jabber:iq:roster";
 
-// A logged-in client that keeps what it receives until the test looks for it, so that the
-// order of unrelated stanzas does not matter.
-class Peer {
+// A logged-in client whose password is "<user>-secret".
+class Peer : public Transcript {
  public:
   Peer(const ClientOptions& options, const std::string& user, const std::string& resource)
-      : client_(std::make_unique<XmppClient>(options)) {
-    jid_ = client_->login(user, user + "-secret", resource);
-    if (jid_.empty()) throw std::runtime_error("login of " + user + " failed");
-  }
-  const std::string& jid() const { return jid_; }
-  void send(std::string_view xml) { client_->send(xml); }
-
-  // The first stanza (kept or arriving within `timeout`) that matches; it is taken out.
-  std::optional<Element> expect(const Match& match, std::chrono::milliseconds timeout = 5s) {
-    for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
-      if (match(*it)) {
-        Element e = std::move(*it);
-        inbox_.erase(it);
-        return e;
-      }
-    }
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      auto e = client_->receive(left);
-      if (!e) return std::nullopt;
-      if (match(*e)) return e;
-      inbox_.push_back(std::move(*e));
-    }
-  }
-  // How many kept stanzas match (call after barrier()).
-  std::size_t count(const Match& match) const {
-    return static_cast<std::size_t>(std::count_if(inbox_.begin(), inbox_.end(), match));
-  }
-  // Sends an iq and returns its answer.
-  Element iq(const std::string& id, const std::string& xml) {
-    send(xml);
-    auto r = expect([&](const Element& e) {
-      return e.name() == "iq" && e.attr("id") == id && (e.attr("type") == "result" || e.attr("type") == "error");
-    });
-    if (!r) throw std::runtime_error("no answer to iq " + id);
-    return *r;
-  }
-  // Everything the server queued for this client before now has arrived: a ping's answer
-  // comes after it.
-  void barrier() {
-    std::string id = "barrier" + std::to_string(++barriers_);
-    iq(id, "<iq type='get' id='" + id + "'><ping xmlns='urn:xmpp:ping'/></iq>");
-  }
-  void clear() { inbox_.clear(); }
-  XmppClient& client() { return *client_; }
-
- private:
-  std::unique_ptr<XmppClient> client_;
-  std::string jid_;
-  std::deque<Element> inbox_;
-  int barriers_ = 0;
+      : Transcript(logged_in(options, user, user + "-secret", resource)) {}
 };
 
 Match push_of(const std::string& jid) {

@@ -16,6 +16,15 @@
 
 namespace parley::test {
 
+/// A client logged in as `user` with `password` and `resource`; throws naming the user if
+/// the login fails.
+inline std::unique_ptr<XmppClient> logged_in(const ClientOptions& options, const std::string& user,
+                                             const std::string& password, const std::string& resource) {
+  auto client = std::make_unique<XmppClient>(options);
+  if (client->login(user, password, resource).empty()) throw std::runtime_error("login of " + user + " failed");
+  return client;
+}
+
 class Transcript {
  public:
   using Match = std::function<bool(const server::xml::Element&)>;

@@ -322,5 +322,43 @@ TEST(ScramServer, NonceMustBePrintableWithoutComma) {
   }
 }
 
+// --- the client's SaltedPassword cache ----------------------------------------------------
+
+// One whole exchange of `password` against the "pencil" credentials; true if both sides
+// accept (the server the proof, the client the server's signature).
+bool exchange(std::string_view username, std::string_view password, SaltedPasswordCache& cache) {
+  ScramClientOptions options;
+  options.salted_password_cache = &cache;
+  ScramClient client(Hash::sha256, username, password, options);
+  ScramServer server(Hash::sha256, false);
+  if (!server.first(client.first()).ok()) return false;
+  auto client_final = client.final(server.server_first(pencil()));
+  if (!client_final) return false;
+  auto fin = server.final(*client_final);
+  return fin.ok() && client.verify(fin.server_final);
+}
+
+TEST(SaltedPasswordCache, ALoginAgainSkipsPbkdf2AndStillProvesThePassword) {
+  SaltedPasswordCache cache;
+  EXPECT_TRUE(exchange("user", "pencil", cache));
+  EXPECT_TRUE(exchange("user", "pencil", cache));
+  EXPECT_TRUE(exchange("user", "pencil", cache));
+  EXPECT_EQ(cache.misses(), 1u);
+  EXPECT_EQ(cache.hits(), 2u);
+}
+
+TEST(SaltedPasswordCache, AnotherPasswordOrUserIsNotServedFromTheCache) {
+  SaltedPasswordCache cache;
+  EXPECT_TRUE(exchange("user", "pencil", cache));
+  // Same account and salt, wrong password: computed afresh, so the server refuses it.
+  EXPECT_FALSE(exchange("user", "pencil2", cache));
+  EXPECT_FALSE(exchange("user", "pencil2", cache));
+  // The right password is still the one cached.
+  EXPECT_TRUE(exchange("user", "pencil", cache));
+  EXPECT_TRUE(exchange("other", "pencil", cache));
+  EXPECT_EQ(cache.misses(), 3u);  // user/pencil, user/pencil2, other/pencil
+  EXPECT_EQ(cache.hits(), 2u);
+}
+
 }  // namespace
 }  // namespace parley::server::sasl
