@@ -26,6 +26,14 @@
 // way the verdict depends only on the stanza, not on how its bytes were split, and no more
 // than about one limit's worth of input is ever held.
 //
+// Between stanzas, when everything received has been parsed (nothing pending, no partial
+// token, expat's last event ends at the last byte fed), feed() frees the expat parser: an
+// idle connection then holds no parser at all. The next flush() creates one and first feeds
+// it a synthetic root tag, with no handlers set, that declares what the real stream header
+// declared (the default namespace and every prefix); expat's byte indices then count from
+// that tag, and base_ maps them back to stream offsets, so every limit above is measured as
+// before.
+//
 // A consequence: after the header, a malformed byte is reported once more input arrives
 // (typically when the next tag ends, at the latest at the limit), not necessarily by the
 // feed() that carried it; which error is reported does not change.
@@ -97,16 +105,33 @@ StreamError error_for(XML_Error code) {
 // reported first. Between stanzas that text is the first error (bad-format, see
 // character_data()), so it must win however the input was split. True when the invalid token
 // expat just reported is "]]>" preceded by non-whitespace text starting at `text_start`.
-bool text_before_cdata_end(XML_Parser parser, std::uint64_t text_start) {
+bool text_before_cdata_end(XML_Parser parser, std::int64_t base, std::uint64_t text_start) {
   int offset = 0, size = 0;
   const char* context = XML_GetInputContext(parser, &offset, &size);
-  const auto at = std::uint64_t(XML_GetCurrentByteIndex(parser));  // the '>' of "]]>"
+  const auto at = std::uint64_t(XML_GetCurrentByteIndex(parser) + base);  // the '>' of "]]>"
   if (context == nullptr || offset < 2 || offset >= size || at < text_start + 2 ||
       at - text_start > std::uint64_t(offset) ||
       std::string_view(context + offset - 2, 3) != "]]>") {
     return false;
   }
   return !is_xml_space(std::string_view(context + offset - (at - text_start), at - text_start - 2));
+}
+
+// `value` as a single-quoted attribute value that reads back as exactly `value`.
+void append_attribute_value(std::string& out, std::string_view value) {
+  out += '\'';
+  for (const char c : value) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\t': out += "&#9;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\r': out += "&#13;"; break;
+      default: out += c;
+    }
+  }
+  out += '\'';
 }
 
 }  // namespace
@@ -182,10 +207,12 @@ StreamParser::~StreamParser() {
 }
 
 void StreamParser::create_parser() {
-  // The encoding argument makes expat read UTF-8 whatever the document declares; a
-  // declaration of anything else is refused in xml_decl().
-  parser_ = XML_ParserCreateNS("UTF-8", kSep);
-  if (parser_ == nullptr) throw std::bad_alloc();
+  configure_parser();
+  base_ = 0;
+  set_handlers();
+}
+
+void StreamParser::set_handlers() {
   XML_SetUserData(parser_, this);
   XML_SetElementHandler(parser_, &Callbacks::start, &Callbacks::end);
   XML_SetCharacterDataHandler(parser_, &Callbacks::chars);
@@ -201,6 +228,14 @@ void StreamParser::create_parser() {
   XML_SetEntityDeclHandler(parser_, &Callbacks::entity_decl);
   XML_SetSkippedEntityHandler(parser_, &Callbacks::skipped_entity);
   XML_SetDefaultHandler(parser_, &Callbacks::other);
+}
+
+// A new expat parser with the settings that must precede any input.
+void StreamParser::configure_parser() {
+  // The encoding argument makes expat read UTF-8 whatever the document declares; a
+  // declaration of anything else is refused in xml_decl().
+  parser_ = XML_ParserCreateNS("UTF-8", kSep);
+  if (parser_ == nullptr) throw std::bad_alloc();
   XML_SetParamEntityParsing(parser_, XML_PARAM_ENTITY_PARSING_NEVER);
 #ifdef XML_DTD
   // Belt and braces (expat declares these only when the includer defines XML_DTD): no
@@ -209,6 +244,29 @@ void StreamParser::create_parser() {
   XML_SetBillionLaughsAttackProtectionActivationThreshold(parser_, 64 * 1024);
 #endif
   disable_reparse_deferral(parser_, 0);
+}
+
+// Between stanzas, after release_if_idle(): a parser inside a root element that declares
+// what the stream header declared, its byte indices mapped to stream offsets by base_.
+void StreamParser::resume_parser() {
+  // The same qualified name as the real root: expat matches </stream:stream> against it.
+  std::string root = "<" + root_name_ + " xmlns=";
+  append_attribute_value(root, header_.content_ns);
+  for (const auto& [prefix, uri] : root_prefixes_) {
+    root += " xmlns:" + prefix + "=";
+    append_attribute_value(root, uri);
+  }
+  root += '>';
+  configure_parser();
+  // No handlers yet: the synthetic tag produces no events.
+  if (XML_Parse(parser_, root.data(), int(root.size()), XML_FALSE) != XML_STATUS_OK) {
+    // Cannot happen: the tag is built from declarations expat accepted once already.
+    XML_ParserFree(parser_);
+    parser_ = nullptr;
+    throw std::logic_error("cannot resume the XML parser");
+  }
+  base_ = std::int64_t(fed_) - std::int64_t(root.size());
+  set_handlers();
 }
 
 void StreamParser::reset() {
@@ -222,7 +280,10 @@ void StreamParser::reset() {
   stack_.clear();
   ns_decls_ = 0;
   header_ = StreamHeader{};
+  root_prefixes_.clear();
+  root_name_.clear();
   events_.clear();
+  next_event_ = 0;
   exception_ = nullptr;
   in_parse_ = stopped_ = failed_ = closed_ = false;
   ++generation_;
@@ -270,7 +331,25 @@ bool StreamParser::feed(std::string_view bytes) {
       if (!dispatch(generation)) return !failed_;
     }
   }
+  release_if_idle();
   return true;
+}
+
+void StreamParser::release_if_idle() {
+  if (parser_ == nullptr || root_name_.empty() || failed_ || closed_ || depth_ != 1 || !stack_.empty() || !pending_.empty() ||
+      lex_ != Lex::text || consumed_ != fed_ || next_event_ < events_.size()) {
+    return;
+  }
+  XML_ParserFree(parser_);
+  parser_ = nullptr;
+  std::string().swap(pending_);
+  std::vector<Element>().swap(stack_);
+  std::vector<Event>().swap(events_);
+  next_event_ = 0;
+}
+
+std::uint64_t StreamParser::byte_index() const {
+  return std::uint64_t(std::int64_t(XML_GetCurrentByteIndex(parser_)) + base_);
 }
 
 // The lexer of the file comment: returns whether `chunk` holds a '>' that may end a tag,
@@ -338,6 +417,7 @@ void StreamParser::flush() {
     check_stream_start();
     if (failed_) return;
   }
+  if (parser_ == nullptr) resume_parser();
   in_parse_ = true;
   const XML_Status status = XML_Parse(parser_, pending_.data(), int(pending_.size()), XML_FALSE);
   in_parse_ = false;
@@ -352,7 +432,7 @@ void StreamParser::flush() {
   if (status == XML_STATUS_ERROR && !stopped_) {
     const XML_Error code = XML_GetErrorCode(parser_);
     if (code == XML_ERROR_INVALID_TOKEN && depth_ > 0 && stack_.empty() &&
-        text_before_cdata_end(parser_, consumed_)) {
+        text_before_cdata_end(parser_, base_, consumed_)) {
       return fail("bad-format", "text outside of any stanza");
     }
     const StreamError error = error_for(code);
@@ -374,9 +454,8 @@ void StreamParser::check_stream_start() {
 }
 
 bool StreamParser::dispatch(std::uint64_t generation) {
-  while (!events_.empty()) {
-    Event event = std::move(events_.front());
-    events_.pop_front();
+  while (next_event_ < events_.size()) {
+    Event event = std::move(events_[next_event_++]);
     try {
       if (auto* header = std::get_if<StreamHeader>(&event)) handler_.on_stream_open(*header);
       else if (auto* stanza = std::get_if<Element>(&event)) handler_.on_stanza(std::move(*stanza));
@@ -386,11 +465,14 @@ bool StreamParser::dispatch(std::uint64_t generation) {
       if (generation_ == generation) {
         failed_ = true;
         events_.clear();
+        next_event_ = 0;
       }
       throw;
     }
     if (generation_ != generation) return false;  // reset() by the handler: drop the rest
   }
+  events_.clear();
+  next_event_ = 0;
   return !failed_ && !closed_;
 }
 
@@ -408,15 +490,19 @@ void StreamParser::fail(std::string condition, std::string text) {
 }
 
 std::uint64_t StreamParser::event_end() const {
-  return std::uint64_t(XML_GetCurrentByteIndex(parser_)) + std::uint64_t(XML_GetCurrentByteCount(parser_));
+  return byte_index() + std::uint64_t(XML_GetCurrentByteCount(parser_));
 }
 
 void StreamParser::namespace_decl(const char* prefix, const char* uri) {
   ++ns_decls_;
   if (depth_ != 0) return;  // stanzas keep no prefixes; the serializer re-declares
   const std::string value = uri != nullptr ? uri : "";
-  if (prefix == nullptr) header_.content_ns = value;
-  else if (value != kStreamNs) header_.extra_ns.emplace_back(prefix, value);
+  if (prefix == nullptr) {
+    header_.content_ns = value;
+    return;
+  }
+  root_prefixes_.emplace_back(prefix, value);
+  if (value != kStreamNs) header_.extra_ns.emplace_back(prefix, value);
 }
 
 void StreamParser::xml_decl(const char* encoding) {
@@ -427,7 +513,7 @@ void StreamParser::xml_decl(const char* encoding) {
 }
 
 void StreamParser::start_element(const char* name, const char** atts) {
-  const std::uint64_t start = std::uint64_t(XML_GetCurrentByteIndex(parser_));
+  const std::uint64_t start = byte_index();
   consumed_ = last_start_end_ = event_end();
   std::size_t count = 0;
   for (const char** a = atts; *a != nullptr; a += 2) ++count;
@@ -468,6 +554,13 @@ void StreamParser::start_header(std::string_view ns, std::string_view local, con
       field = &header_.lang;
     }
     if (field != nullptr) *field = a[1];  // RFC 6120 §4.7: unknown attributes are ignored
+  }
+  // The root's qualified name as written, for resume_parser().
+  int offset = 0, size = 0;
+  const char* context = XML_GetInputContext(parser_, &offset, &size);
+  if (context != nullptr && offset >= 0 && offset < size && context[offset] == '<') {
+    const std::string_view tag(context + offset + 1, std::size_t(size - offset - 1));
+    root_name_ = tag.substr(0, tag.find_first_of(" \t\r\n/>"));
   }
   depth_ = 1;
   events_.emplace_back(header_);

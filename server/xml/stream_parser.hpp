@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -71,6 +70,10 @@ struct StreamLimits {
 /// a stanza may be reported only once more input has arrived (typically when the next tag
 /// ends; at the latest when the size limit is reached), never differently.
 ///
+/// Between stanzas, once everything received has been parsed, the expat parser and the input
+/// buffers are freed (about 10 KiB per idle connection); the next byte sets up a new expat
+/// parser in the stream's namespace context. This is invisible in the events.
+///
 /// Events are delivered to the Handler from inside feed(), after expat has returned (no
 /// handler code runs inside expat). A handler may call reset() (see there) but must not call
 /// feed() or destroy the parser. An exception thrown by a handler leaves the parser failed
@@ -117,6 +120,8 @@ class StreamParser {
   std::size_t bytes_buffered() const noexcept;
   /// Whether an error has been reported.
   bool failed() const noexcept { return failed_; }
+  /// Whether the expat parser is currently freed (idle between stanzas, see above).
+  bool released() const noexcept { return parser_ == nullptr; }
   /// Whether the stream header has been received (and the stream not yet closed).
   bool stream_open() const noexcept { return depth_ > 0 && !closed_; }
 
@@ -131,6 +136,11 @@ class StreamParser {
                                   cdata, pi, other };
 
   void create_parser();
+  void configure_parser();
+  void set_handlers();
+  void resume_parser();
+  void release_if_idle();
+  std::uint64_t byte_index() const;
   bool scan(std::string_view chunk);
   bool lex(char c);
   std::uint64_t unit_start() const noexcept;
@@ -153,7 +163,9 @@ class StreamParser {
   Handler& handler_;
   std::string content_ns_;
   Limits limits_;
-  XML_ParserStruct* parser_ = nullptr;
+  XML_ParserStruct* parser_ = nullptr;  // null between stanzas while idle
+  // Stream offset of expat's byte 0: a resumed parser first reads a synthetic root tag.
+  std::int64_t base_ = 0;
 
   // Input bookkeeping; offsets count bytes from the start of the current stream.
   std::string pending_;           // received, not yet given to expat
@@ -169,9 +181,14 @@ class StreamParser {
   std::vector<Element> stack_;    // open elements of the current stanza
   std::size_t ns_decls_ = 0;      // namespace declarations seen for the next open tag
   StreamHeader header_;
+  // Every prefixed declaration of the root (the stream's own prefix included), to set up a
+  // resumed parser in the same context.
+  std::vector<std::pair<std::string, std::string>> root_prefixes_;
+  std::string root_name_;         // e.g. "stream:stream"; empty: the parser is never released
 
   // Outcome.
-  std::deque<Event> events_;
+  std::vector<Event> events_;     // reported by expat, delivered from next_event_ on
+  std::size_t next_event_ = 0;
   std::exception_ptr exception_;  // thrown inside an expat callback, rethrown by feed()
   bool in_parse_ = false;         // inside XML_Parse
   bool stopped_ = false;          // expat was stopped (error, close, exception)

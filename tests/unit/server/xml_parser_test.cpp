@@ -382,6 +382,55 @@ TEST(XmlStreamParser, StanzaSizeLimitIsExactAndSplitIndependent) {
   EXPECT_EQ(error_of(kHeader + "<message id='" + std::string(250, 'a') + "'/>", limits), "");
 }
 
+// Between stanzas the expat parser is freed and, on the next byte, set up again in the
+// stream's context: the root's own prefix, the default namespace and every prefix it
+// declared (even with quotes and entities in the URI); the size limit stays exact.
+TEST(XmlStreamParser, AnIdleParserIsFreedAndResumesInTheStreamsContext) {
+  const std::string server_ns(kServerNs);
+  StreamParser::Limits limits;
+  limits.max_stanza_bytes = 300;
+  Recorder recorder;
+  StreamParser parser(recorder, server_ns, limits);
+  EXPECT_TRUE(parser.feed("<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams' "
+                          "xmlns:db='jabber:server:dialback' xmlns:q=\"urn:a'b&amp;c&#9;d\" to='example.org'>"));
+  EXPECT_TRUE(parser.released());
+  EXPECT_TRUE(parser.feed("<db:result from='a.example' to='b.example'>KEY</db:res"));
+  EXPECT_FALSE(parser.released());  // in the middle of a stanza
+  EXPECT_TRUE(parser.feed("ult> "));
+  EXPECT_TRUE(parser.released());
+  EXPECT_TRUE(parser.feed("<q:x/>"));
+  EXPECT_TRUE(parser.feed("<message/>"));
+  EXPECT_TRUE(parser.feed("<s:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></s:error>"));
+  EXPECT_TRUE(parser.feed(stanza_of_size(300)));
+  EXPECT_TRUE(parser.released());
+  ASSERT_EQ(recorder.stanzas.size(), 5u);
+  EXPECT_EQ(recorder.stanzas[0].name(), "result");
+  EXPECT_EQ(recorder.stanzas[0].ns(), "jabber:server:dialback");
+  EXPECT_EQ(recorder.stanzas[0].text(), "KEY");
+  EXPECT_EQ(recorder.stanzas[1].ns(), "urn:a'b&c\td");
+  EXPECT_EQ(recorder.stanzas[2].ns(), server_ns);
+  EXPECT_EQ(recorder.stanzas[3].name(), "error");
+  EXPECT_EQ(recorder.stanzas[3].ns(), kStreamNs);
+  EXPECT_EQ(recorder.stanzas[4].ns(), server_ns);
+  EXPECT_FALSE(parser.feed(stanza_of_size(301)));
+  EXPECT_EQ(recorder.condition, "policy-violation");
+
+  // The close tag must match the root's qualified name, after a release as before.
+  Recorder closing;
+  StreamParser closed(closing, server_ns);
+  closed.feed("<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams'>");
+  closed.feed("<message/>");
+  EXPECT_TRUE(closed.released());
+  closed.feed("</s:stream>");
+  EXPECT_EQ(closing.events.back(), "close");
+  Recorder mismatched;
+  StreamParser wrong(mismatched, server_ns);
+  wrong.feed("<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams'><message/>");
+  EXPECT_TRUE(wrong.released());
+  EXPECT_FALSE(wrong.feed("</stream:stream>"));
+  EXPECT_EQ(mismatched.condition, "not-well-formed");
+}
+
 TEST(XmlStreamParser, DefaultStanzaLimitHoldsForAnyChunking) {
   const std::string ok = kHeader + stanza_of_size(256 * 1024);
   const std::string too_big = kHeader + stanza_of_size(256 * 1024 + 1);
