@@ -170,7 +170,10 @@ Connection::Connection(asio::any_io_executor executor, asio::ssl::context& tls, 
       parser_(std::make_unique<xml::StreamParser>(*sink_)),
       wake_writer_(executor),
       signal_(executor),
-      watchdog_timer_(executor) {}
+      watchdog_timer_(executor) {
+  // The tool's memory is not what is measured: keep the parser rather than re-create it.
+  parser_->set_release_when_idle(false);
+}
 
 Connection::~Connection() = default;
 

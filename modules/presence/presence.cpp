@@ -159,19 +159,22 @@ class Presence final : public server::Module {
       requests = std::move(snapshot->requests);
     }
 
+    // §4.2.2, §4.4.2: to every contact subscribed to us. First, so that the contacts do not
+    // wait for the probes below, each of which a local contact answers after a lookup.
     for (const auto& item : items) {
       auto contact = Jid::parse(item.jid);
-      if (!contact) continue;
-      // RFC 6121 §4.2.2: initial presence probes the contacts we are subscribed to, from the
-      // account's bare JID (§4.3.1); their answers reach every available resource.
-      if (initial && item.state().has_to()) {
-        auto probe = make_presence("probe", bare, contact->bare());
-        co_await host_->route(std::move(probe));
-      }
-      // §4.2.2, §4.4.2: to every contact subscribed to us.
-      if (item.state().has_from()) {
+      if (contact && item.state().has_from()) {
         auto out = readdressed(st, contact->bare());
         co_await host_->route(std::move(out));
+      }
+    }
+    // RFC 6121 §4.2.2: initial presence probes the contacts we are subscribed to, from the
+    // account's bare JID (§4.3.1); their answers reach every available resource.
+    for (const auto& item : items) {
+      auto contact = Jid::parse(item.jid);
+      if (initial && contact && item.state().has_to()) {
+        auto probe = make_presence("probe", bare, contact->bare());
+        co_await host_->route(std::move(probe));
       }
     }
     // §4.2.2, §4.4.2: to all of the account's available resources, this one included.

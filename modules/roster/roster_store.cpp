@@ -117,7 +117,9 @@ std::optional<RosterItem> find(pqxx::connection& c, const Account& a, const std:
 }
 
 Snapshot snapshot(pqxx::connection& c, const Account& a) {
-  pqxx::read_transaction tx(c);
+  // Autocommit: at READ COMMITTED a read-only transaction would give each statement its own
+  // snapshot anyway, and only add a BEGIN and a ROLLBACK round trip to every initial presence.
+  pqxx::nontransaction tx(c);
   Snapshot s;
   s.roster.version = read_version(tx, a);
   s.roster.items = read_all(tx, a);

@@ -94,7 +94,10 @@ std::string C2sSession::features() const {
 
 bool C2sSession::channel_binding_available() const {
   SSL* ssl = const_cast<Stream&>(stream_).native_handle();
-  return net::tls_exporter(ssl) || net::tls_unique(ssl);
+  // After a TLS 1.3 handshake the exporter is always there: no need to derive it (an HKDF
+  // on every login) just to know it can be.
+  if (!SSL_is_init_finished(ssl)) return false;
+  return net::is_tls13(ssl) || net::tls_unique(ssl).has_value();
 }
 
 sasl::ChannelBindingInfo C2sSession::channel_binding_info() const {
@@ -454,6 +457,7 @@ asio::awaitable<void> C2sSession::on_bind(const xml::Element& iq) {
     replaced->close("conflict");
   }
   bound_ = true;
+  parser_->set_release_when_idle(true);
   deadline_in(services_.limits.idle_timeout);
   start_writer();
   enqueue("<iq type='result' id='" + escaped_attr(id) + "'><bind xmlns='" + std::string(kBindNs) +

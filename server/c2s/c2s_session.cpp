@@ -50,6 +50,9 @@ C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool di
   auto ep = stream_.next_layer().remote_endpoint(ec);
   remote_address_ = ec ? "unknown" : ep.address().to_string();
   parser_ = std::make_unique<xml::StreamParser>(*sink_, std::string(kClientNs), services.limits.parser);
+  // Negotiation is a quick exchange: the parser is kept through it and freed between stanzas
+  // once the session is bound and may sit idle (see on_bind).
+  parser_->set_release_when_idle(false);
   wake_writer_.expires_at(asio::steady_timer::time_point::max());
   writer_done_.expires_at(asio::steady_timer::time_point::max());
   read_tokens_ = static_cast<double>(services.limits.read_burst_bytes);
@@ -474,6 +477,7 @@ bool C2sSession::resume(const std::shared_ptr<ClientSession>& previous) {
   if (old_carrier) old_carrier->drop_connection("conflict");
   if (own_live) root->drop_connection("conflict");
   bound_ = true;
+  parser_->set_release_when_idle(true);
   deadline_in(services_.limits.idle_timeout);
   watchdog_timer_.cancel();
   start_writer();

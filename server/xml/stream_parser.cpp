@@ -336,7 +336,7 @@ bool StreamParser::feed(std::string_view bytes) {
 }
 
 void StreamParser::release_if_idle() {
-  if (parser_ == nullptr || root_name_.empty() || failed_ || closed_ || depth_ != 1 || !stack_.empty() || !pending_.empty() ||
+  if (!release_idle_ || parser_ == nullptr || root_name_.empty() || failed_ || closed_ || depth_ != 1 || !stack_.empty() || !pending_.empty() ||
       lex_ != Lex::text || consumed_ != fed_ || next_event_ < events_.size()) {
     return;
   }

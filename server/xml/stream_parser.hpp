@@ -120,6 +120,10 @@ class StreamParser {
   std::size_t bytes_buffered() const noexcept;
   /// Whether an error has been reported.
   bool failed() const noexcept { return failed_; }
+  /// Whether to free the expat parser between stanzas (on by default). Off, the parser
+  /// is kept for the next stanza: for streams that are busy or short-lived, where re-creating
+  /// it would cost more than the memory it holds.
+  void set_release_when_idle(bool on) noexcept { release_idle_ = on; }
   /// Whether the expat parser is currently freed (idle between stanzas, see above).
   bool released() const noexcept { return parser_ == nullptr; }
   /// Whether the stream header has been received (and the stream not yet closed).
@@ -195,6 +199,7 @@ class StreamParser {
   bool failed_ = false;
   bool closed_ = false;
   std::uint64_t generation_ = 0;  // incremented by reset()
+  bool release_idle_ = true;
 };
 
 }  // namespace parley::server::xml

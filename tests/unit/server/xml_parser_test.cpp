@@ -431,6 +431,19 @@ TEST(XmlStreamParser, AnIdleParserIsFreedAndResumesInTheStreamsContext) {
   EXPECT_EQ(mismatched.condition, "not-well-formed");
 }
 
+TEST(XmlStreamParser, AParserToldToKeepItsStateIsNeverFreed) {
+  Recorder recorder;
+  StreamParser parser(recorder, kClient);
+  parser.set_release_when_idle(false);
+  EXPECT_TRUE(parser.feed(kHeader));
+  EXPECT_TRUE(parser.feed("<presence/>"));
+  EXPECT_FALSE(parser.released());
+  parser.set_release_when_idle(true);
+  EXPECT_TRUE(parser.feed("<presence/>"));
+  EXPECT_TRUE(parser.released());
+  EXPECT_EQ(recorder.stanzas.size(), 2u);
+}
+
 TEST(XmlStreamParser, DefaultStanzaLimitHoldsForAnyChunking) {
   const std::string ok = kHeader + stanza_of_size(256 * 1024);
   const std::string too_big = kHeader + stanza_of_size(256 * 1024 + 1);
