@@ -57,7 +57,7 @@ command -v ss >/dev/null || die "ss (iproute2) is needed to check ports"
 
 # --- sizes
 if [ $quick = 1 ]; then
-  mode=quick users=40 login_n=300 concurrency=10 idle_n=300 hold=3 pairs=10 messages=400
+  mode=quick users=40 login_n=1000 concurrency=10 idle_n=300 hold=3 pairs=10 messages=400
   accounts=20 contacts=4 rounds=3 mam_pairs=5 mam_messages=200 reconnect_n=30 run_timeout=120 budget=900
 else
   mode=full users=400 login_n=3000 concurrency=50 idle_n=3000 hold=10 pairs=50 messages=2000

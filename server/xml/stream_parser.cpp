@@ -335,6 +335,11 @@ bool StreamParser::feed(std::string_view bytes) {
   return true;
 }
 
+void StreamParser::set_release_when_idle(bool on) noexcept {
+  release_idle_ = on;
+  if (on && !in_parse_) release_if_idle();
+}
+
 void StreamParser::release_if_idle() {
   if (!release_idle_ || parser_ == nullptr || root_name_.empty() || failed_ || closed_ || depth_ != 1 || !stack_.empty() || !pending_.empty() ||
       lex_ != Lex::text || consumed_ != fed_ || next_event_ < events_.size()) {

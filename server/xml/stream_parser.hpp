@@ -122,8 +122,9 @@ class StreamParser {
   bool failed() const noexcept { return failed_; }
   /// Whether to free the expat parser between stanzas (on by default). Off, the parser
   /// is kept for the next stanza: for streams that are busy or short-lived, where re-creating
-  /// it would cost more than the memory it holds.
-  void set_release_when_idle(bool on) noexcept { release_idle_ = on; }
+  /// it would cost more than the memory it holds. Turned on between stanzas, it frees the
+  /// parser at once. May be called from a handler.
+  void set_release_when_idle(bool on) noexcept;
   /// Whether the expat parser is currently freed (idle between stanzas, see above).
   bool released() const noexcept { return parser_ == nullptr; }
   /// Whether the stream header has been received (and the stream not yet closed).

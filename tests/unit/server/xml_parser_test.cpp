@@ -438,10 +438,15 @@ TEST(XmlStreamParser, AParserToldToKeepItsStateIsNeverFreed) {
   EXPECT_TRUE(parser.feed(kHeader));
   EXPECT_TRUE(parser.feed("<presence/>"));
   EXPECT_FALSE(parser.released());
-  parser.set_release_when_idle(true);
-  EXPECT_TRUE(parser.feed("<presence/>"));
+  parser.set_release_when_idle(true);  // between stanzas: freed at once
   EXPECT_TRUE(parser.released());
-  EXPECT_EQ(recorder.stanzas.size(), 2u);
+  EXPECT_TRUE(parser.feed("<presence/><pres"));
+  parser.set_release_when_idle(false);
+  parser.set_release_when_idle(true);  // in the middle of a stanza: kept
+  EXPECT_FALSE(parser.released());
+  EXPECT_TRUE(parser.feed("ence/>"));
+  EXPECT_TRUE(parser.released());
+  EXPECT_EQ(recorder.stanzas.size(), 3u);
 }
 
 TEST(XmlStreamParser, DefaultStanzaLimitHoldsForAnyChunking) {
