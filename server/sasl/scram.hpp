@@ -137,7 +137,6 @@ struct ClientChannelBinding {
   std::string data;
 };
 
-/// How a ScramClient presents itself, beyond user name and password.
 /// The client's SaltedPassword per (mechanism, username, password, salt, iteration count),
 /// so that logging in to the same account again skips PBKDF2, as RFC 5802 §5.1 allows
 /// ("a client implementation MAY cache ClientKey&ServerKey (or just SaltedPassword)") and
@@ -164,6 +163,7 @@ class SaltedPasswordCache {
   std::size_t misses_ = 0;
 };
 
+/// How a ScramClient presents itself, beyond user name and password.
 struct ScramClientOptions {
   std::string authzid{};  ///< sent as "a=" when not empty
   /// Set: "p=<type>" and the data goes into c= (use it with a -PLUS mechanism).
