@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <new>
+#include <stdexcept>
+
+#include "server/xml/serializer.hpp"
 
 // How input reaches expat, and why.
 //
@@ -115,23 +118,6 @@ bool text_before_cdata_end(XML_Parser parser, std::int64_t base, std::uint64_t t
     return false;
   }
   return !is_xml_space(std::string_view(context + offset - (at - text_start), at - text_start - 2));
-}
-
-// `value` as a single-quoted attribute value that reads back as exactly `value`.
-void append_attribute_value(std::string& out, std::string_view value) {
-  out += '\'';
-  for (const char c : value) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\t': out += "&#9;"; break;
-      case '\n': out += "&#10;"; break;
-      case '\r': out += "&#13;"; break;
-      default: out += c;
-    }
-  }
-  out += '\'';
 }
 
 }  // namespace
@@ -250,13 +236,13 @@ void StreamParser::configure_parser() {
 // what the stream header declared, its byte indices mapped to stream offsets by base_.
 void StreamParser::resume_parser() {
   // The same qualified name as the real root: expat matches </stream:stream> against it.
-  std::string root = "<" + root_name_ + " xmlns=";
-  append_attribute_value(root, header_.content_ns);
+  std::string root = "<" + root_name_ + " xmlns='";
+  append_escaped_attr(root, header_.content_ns);
   for (const auto& [prefix, uri] : root_prefixes_) {
-    root += " xmlns:" + prefix + "=";
-    append_attribute_value(root, uri);
+    root += "' xmlns:" + prefix + "='";
+    append_escaped_attr(root, uri);
   }
-  root += '>';
+  root += "'>";
   configure_parser();
   // No handlers yet: the synthetic tag produces no events.
   if (XML_Parse(parser_, root.data(), int(root.size()), XML_FALSE) != XML_STATUS_OK) {
