@@ -53,6 +53,7 @@ C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool di
   // Negotiation is a quick exchange: the parser is kept through it and freed between stanzas
   // once the session is bound and may sit idle (see on_bind).
   parser_->set_release_when_idle(false);
+  stream_.prepare_record_takeover();
   wake_writer_.expires_at(asio::steady_timer::time_point::max());
   writer_done_.expires_at(asio::steady_timer::time_point::max());
   read_tokens_ = static_cast<double>(services.limits.read_burst_bytes);
@@ -316,8 +317,11 @@ asio::awaitable<void> C2sSession::writer() {
   for (;;) {
     if (queue_.empty()) {
       if (closing_) break;
-      // Waiting holds no buffer: a burst's batch (up to 64 KiB) is given back.
+      // Waiting holds no buffer: a burst's batch (up to 64 KiB) is given back, and once
+      // TLS 1.3 is up OpenSSL's own object too (the records are protected here from then on;
+      // tried at each idle moment until nothing is half read: docs/profiling.md).
       if (batch.capacity() > 1024) std::string().swap(batch);
+      if (tls_ && bound_ && !stream_.records_taken_over()) stream_.take_over_records();
       wake_writer_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_writer_.async_wait(as_tuple(use_awaitable));
       continue;

@@ -1,5 +1,7 @@
 #include "server/net/tls.hpp"
 
+#include "server/net/tls_stream.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -107,6 +109,8 @@ std::shared_ptr<asio::ssl::context> TlsContexts::make_context(const std::filesys
   load_trust(ctx->native_handle(), ca_file_);
   build_chain_once(ctx->native_handle());
   enable_resumption(ctx->native_handle());
+  // Client connections free OpenSSL's object once idle (TlsStream::take_over_records).
+  TlsStream::capture_traffic_secrets(ctx->native_handle());
   return ctx;
 }
 
@@ -210,7 +214,7 @@ std::optional<std::string> tls_exporter(SSL* ssl) {
 }
 
 std::optional<std::string> tls_unique(SSL* ssl) {
-  if (is_tls13(ssl)) return std::nullopt;  // RFC 9266 §3: not defined for TLS 1.3
+  if (ssl == nullptr || is_tls13(ssl)) return std::nullopt;  // RFC 9266 §3: not defined for TLS 1.3
   // On a full handshake the first Finished is the client's, which the server received.
   unsigned char buf[64];
   std::size_t n = SSL_session_reused(ssl) ? SSL_get_finished(ssl, buf, sizeof buf)
@@ -219,6 +223,6 @@ std::optional<std::string> tls_unique(SSL* ssl) {
   return std::string(reinterpret_cast<char*>(buf), n);
 }
 
-bool is_tls13(SSL* ssl) { return SSL_version(ssl) >= TLS1_3_VERSION; }
+bool is_tls13(SSL* ssl) { return ssl != nullptr && SSL_version(ssl) >= TLS1_3_VERSION; }
 
 }  // namespace parley::server::net

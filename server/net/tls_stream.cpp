@@ -1,5 +1,7 @@
 #include "server/net/tls_stream.hpp"
 
+#include "server/net/tls_stream_state.hpp"
+
 #include <openssl/err.h>
 
 #include <boost/asio/ssl/error.hpp>
@@ -31,7 +33,7 @@ TlsStream::TlsStream(next_layer_type socket, asio::ssl::context& context) : sock
   }
 }
 
-TlsStream::~TlsStream() { SSL_free(ssl_); }  // the socket (closed after) is not OpenSSL's
+TlsStream::~TlsStream() { SSL_free(ssl_); }  // the socket (closed after) is not OpenSSL's; null-safe
 
 std::size_t TlsStream::read_some(asio::mutable_buffer buffer, boost::system::error_code& ec) {
   ec = {};
@@ -51,6 +53,7 @@ int TlsStream::perform(Step step, void* data, std::size_t size, std::size_t& n, 
     return 0;
   }
   if ((step == Step::read || step == Step::write) && size == 0) return 1;
+  if (owned_) return perform_owned(step, data, size, n, ec);
   int len = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
   ERR_clear_error();
   errno = 0;
@@ -79,6 +82,7 @@ int TlsStream::perform(Step step, void* data, std::size_t size, std::size_t& n, 
   int saved_errno = errno;
   if (r > 0) {
     if (step == Step::read || step == Step::write) n = static_cast<std::size_t>(r);
+    if (step != Step::read) write_blocked_ = false;
     return 1;
   }
   switch (SSL_get_error(ssl_, r)) {
@@ -87,6 +91,7 @@ int TlsStream::perform(Step step, void* data, std::size_t size, std::size_t& n, 
       return -1;
     case SSL_ERROR_WANT_WRITE:
       want_ = asio::socket_base::wait_write;
+      write_blocked_ = true;
       return -1;
     case SSL_ERROR_ZERO_RETURN:
       ec = asio::error::eof;

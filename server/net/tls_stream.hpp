@@ -13,6 +13,11 @@
 //
 // Threads: like a socket, one operation of each kind at a time, from the socket's
 // executor (a session's reader and writer may interleave, as with asio::ssl::stream).
+//
+// A server connection may go further once TLS 1.3 is up and it is idle: take_over_records()
+// frees OpenSSL's per-connection object (~15 KiB) and protects the records itself
+// (tls13_records.hpp), with the traffic secrets OpenSSL derived and the record counts it
+// reported while it ran the connection (tls_stream_takeover.cpp).
 
 #include <openssl/ssl.h>
 
@@ -22,7 +27,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "server/net/tls13_records.hpp"
 
 namespace parley::server::net {
 
@@ -41,7 +52,22 @@ class TlsStream {
   executor_type get_executor() { return socket_.get_executor(); }
   next_layer_type& next_layer() { return socket_; }
   lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+  /// OpenSSL's object; null once take_over_records() freed it.
   SSL* native_handle() { return ssl_; }
+
+  /// Server connections, before the handshake: lets take_over_records() work later. The
+  /// context must have capture_traffic_secrets() installed (TlsContexts does).
+  void prepare_record_takeover();
+  /// Frees OpenSSL's object and protects the records here from now on. Only for TLS 1.3
+  /// with one of Tls13Records' suites, after the handshake, when nothing is half read or
+  /// half written, and when no key update happened under OpenSSL. True when done (or done
+  /// before); false when not possible now (try again at the next idle moment) or at all.
+  /// `update_after`: records sent under one key before a KeyUpdate of ours (tests lower it).
+  bool take_over_records(std::uint64_t update_after = Tls13Records::kUpdateAfter);
+  bool records_taken_over() const { return owned_ != nullptr; }
+  /// Hands the TLS 1.3 traffic secrets of a context's connections to those that called
+  /// prepare_record_takeover() (OpenSSL's key-log hook; nothing is logged anywhere).
+  static void capture_traffic_secrets(SSL_CTX* context);
 
   /// One SSL_read without waiting: the bytes read, or 0 with `ec` set: would_block when the
   /// socket has no complete record (wait for wait_needed(), then call again), eof after the
@@ -86,10 +112,23 @@ class TlsStream {
 
  private:
   enum class Step { handshake, read, write, shutdown };
+  struct Capture;  // what take_over_records() needs, gathered while OpenSSL runs
+  struct Owned;    // the connection's TLS state once taken over
+  enum class Next { data, would_block, closed, error };
 
   /// One OpenSSL call: 1 when done (bytes in `n`), 0 on an error (in `ec`), -1 when it must
   /// wait for the socket (want_ says how).
   int perform(Step step, void* data, std::size_t size, std::size_t& n, boost::system::error_code& ec);
+  // The same once taken over (tls_stream_takeover.cpp).
+  int perform_owned(Step step, void* data, std::size_t size, std::size_t& n, boost::system::error_code& ec);
+  Next next_record(std::string_view& content, boost::system::error_code& ec);
+  bool flush_owned(boost::system::error_code& ec);
+  bool on_handshake_message(std::string_view content);
+  void send_key_update(bool request);
+  Next fail(unsigned char alert, boost::system::error_code reason, boost::system::error_code& ec);
+  static void on_keylog(const SSL* ssl, const char* line);
+  static void on_message(int write_p, int version, int content_type, const void* buf, std::size_t len, SSL* ssl,
+                         void* arg);
 
   template <class Buffer, class Buffers>
   static Buffer first_buffer(const Buffers& buffers) {
@@ -139,6 +178,9 @@ class TlsStream {
   next_layer_type socket_;
   SSL* ssl_ = nullptr;
   boost::asio::socket_base::wait_type want_ = boost::asio::socket_base::wait_read;
+  bool write_blocked_ = false;  // OpenSSL holds a record the socket did not take yet
+  std::unique_ptr<Capture> capture_;
+  std::unique_ptr<Owned> owned_;
 };
 
 }  // namespace parley::server::net
