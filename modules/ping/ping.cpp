@@ -1,11 +1,8 @@
 // XEP-0199 XMPP Ping: answers pings to the server, and pings bound clients that have been
 // silent for an interval, so that a dead link is noticed and its session ended (like
 // ejabberd's mod_ping with send_pings and timeout_action kill).
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
@@ -31,7 +28,7 @@ class Ping final : public server::Module {
       return server::Verdict::handled;
     });
     host.hook("session/bound", [this](server::Event& ev) {
-      asio::co_spawn(host_->executor(), keep_pinging(ev.origin), asio::detached);
+      std::make_shared<Pinger>(*this, ev.origin)->wait(interval_);
       return server::Verdict::pass;
     });
     auto answered = [this](server::Event& ev) {
@@ -46,44 +43,70 @@ class Ping final : public server::Module {
 
  private:
   // Pings one session every interval until it ends; no answer within the timeout ends it.
-  asio::awaitable<void> keep_pinging(std::weak_ptr<server::ClientSession> weak) {
-    asio::steady_timer timer(host_->executor());
-    for (int n = 0; !stopped_; ++n) {
-      timer.expires_after(interval_);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      auto session = weak.lock();
-      if (!session || stopped_) co_return;
+  // A timer and its handler, not a coroutine: an idle session keeps only this object and
+  // the timer's pending wait (about 0.2 KiB).
+  struct Pinger : std::enable_shared_from_this<Pinger> {
+    Pinger(Ping& module, std::weak_ptr<server::ClientSession> session)
+        : module(module), timer(module.host_->executor()), session(std::move(session)) {}
+
+    void wait(std::chrono::seconds delay) {
+      timer.expires_after(delay);
+      timer.async_wait([self = shared_from_this()](boost::system::error_code) {
+        if (self->module.stopped_) return;
+        if (self->waiting_id.empty()) {
+          self->on_interval();
+        } else {
+          self->on_timeout();
+        }
+      });
+    }
+
+    void on_interval() {
+      auto s = session.lock();
+      if (!s) return;
+      ++round;
       // Only idle clients are pinged: one that sent something within the interval is alive.
-      if (std::chrono::steady_clock::now() - session->last_received() < interval_) continue;
       // A session hibernating for XEP-0198 resumption has no link to test: its own timeout rules.
-      if (session->detached()) continue;
-      std::string id = "ping-" + std::to_string(reinterpret_cast<std::uintptr_t>(session.get())) + "-" + std::to_string(n);
+      if (std::chrono::steady_clock::now() - s->last_received() < module.interval_ || s->detached()) {
+        wait(module.interval_);
+        return;
+      }
+      waiting_id = "ping-" + std::to_string(reinterpret_cast<std::uintptr_t>(s.get())) + "-" + std::to_string(round);
       {
-        std::lock_guard lock(mutex_);
-        waiting_.emplace(id, true);
+        std::lock_guard lock(module.mutex_);
+        module.waiting_.emplace(waiting_id, true);
       }
       server::xml::Element iq("iq", std::string(server::kClientNs));
       iq.set_attr("type", "get");
-      iq.set_attr("id", id);
+      iq.set_attr("id", waiting_id);
       iq.add_child("ping", std::string(kNs));
-      server::Stanza st{std::move(iq), server::StanzaKind::iq, "get",
-                        *server::Jid::parse(host_->domain()), session->jid()};
+      server::Stanza st{std::move(iq), server::StanzaKind::iq, "get", *server::Jid::parse(module.host_->domain()),
+                        s->jid()};
       st.sync_addresses();
-      session->send(std::move(st));
-      session.reset();
-      timer.expires_after(timeout_);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      s->send(std::move(st));
+      wait(module.timeout_);
+    }
+
+    void on_timeout() {
       bool unanswered;
       {
-        std::lock_guard lock(mutex_);
-        unanswered = waiting_.erase(id) > 0;
+        std::lock_guard lock(module.mutex_);
+        unanswered = module.waiting_.erase(waiting_id) > 0;
       }
+      waiting_id.clear();
       if (unanswered) {
-        if (auto s = weak.lock()) s->close("connection-timeout");
-        co_return;
+        if (auto s = session.lock()) s->close("connection-timeout");
+        return;
       }
+      wait(module.interval_);
     }
-  }
+
+    Ping& module;
+    asio::steady_timer timer;
+    std::weak_ptr<server::ClientSession> session;
+    std::string waiting_id;  // the ping awaiting its answer, if any
+    int round = 0;
+  };
 
   std::chrono::seconds interval_{300};
   std::chrono::seconds timeout_{60};

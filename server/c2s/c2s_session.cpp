@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,21 +18,20 @@
 namespace asio = boost::asio;
 using asio::as_tuple;
 using asio::use_awaitable;
-using namespace asio::experimental::awaitable_operators;
 
 namespace parley::server::c2s {
 
 /// Collects what the parser reports during one feed(), for the coroutine to process after.
 class C2sSession::ParserSink final : public xml::StreamParser::Handler {
  public:
-  explicit ParserSink(std::deque<ParserEvent>& events) : events_(events) {}
+  explicit ParserSink(Fifo<ParserEvent>& events) : events_(events) {}
   void on_stream_open(const xml::StreamHeader& h) override { events_.emplace_back(Header{h}); }
   void on_stanza(xml::Element&& e) override { events_.emplace_back(std::move(e)); }
   void on_stream_close() override { events_.emplace_back(Closed{}); }
   void on_error(xml::StreamError e) override { events_.emplace_back(std::move(e)); }
 
  private:
-  std::deque<ParserEvent>& events_;
+  Fifo<ParserEvent>& events_;
 };
 
 C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool direct_tls,
@@ -43,7 +41,6 @@ C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool di
       stream_(std::move(socket), services.tls.server(direct_tls)),
       direct_tls_(direct_tls),
       sink_(std::make_unique<ParserSink>(events_)),
-      wake_writer_(stream_.get_executor()),
       writer_done_(stream_.get_executor()),
       watchdog_timer_(stream_.get_executor()) {
   boost::system::error_code ec;
@@ -54,7 +51,6 @@ C2sSession::C2sSession(asio::ip::tcp::socket socket, Services& services, bool di
   // once the session is bound and may sit idle (see on_bind).
   parser_->set_release_when_idle(false);
   stream_.prepare_record_takeover();
-  wake_writer_.expires_at(asio::steady_timer::time_point::max());
   writer_done_.expires_at(asio::steady_timer::time_point::max());
   read_tokens_ = static_cast<double>(services.limits.read_burst_bytes);
   tokens_at_ = std::chrono::steady_clock::now();
@@ -82,12 +78,15 @@ void C2sSession::deadline_in(std::chrono::seconds s) { deadline_ = std::chrono::
 asio::awaitable<void> C2sSession::run() {
   auto self = shared_from_this();
   deadline_in(services_.limits.negotiation_timeout);
+  arm_watchdog();
   try {
-    co_await (read_loop() || watchdog());
+    co_await read_loop();
   } catch (const std::exception& e) {
     log::error("c2s {}: {}", remote_address_, e.what());
   }
   closing_ = true;
+  watchdog_done_ = true;
+  watchdog_timer_.cancel();
   // A close asked for on purpose (close(), a stream error of ours; not an idle timeout) ends
   // the session even when the link dropped at the same moment and finish() never ran.
   bool deliberate = clean_end_ || (pending_close_ && *pending_close_ != "connection-timeout");
@@ -116,30 +115,36 @@ asio::awaitable<void> C2sSession::run() {
       session->end_session();
     }
   }
-  wake_writer_.cancel();
   shutdown_socket();
 }
 
 // Ends a session whose deadline passed: first asks the reader to close with
 // <connection-timeout/> (RFC 6120 §4.9.3.4), then, if the reader is stuck too (a client that
-// neither reads nor writes), closes the socket five seconds later.
-asio::awaitable<void> C2sSession::watchdog() {
-  bool asked = false;
-  for (;;) {
-    watchdog_timer_.expires_at(deadline_);
-    // Woken by the deadline or by a cancel that moved it; only the clock decides.
-    co_await watchdog_timer_.async_wait(as_tuple(use_awaitable));
-    if (std::chrono::steady_clock::now() < deadline_) continue;
-    if (asked || closing_) {
-      shutdown_socket();
-      co_return;
-    }
-    asked = true;
-    if (!pending_close_) pending_close_ = "connection-timeout";  // a close asked for first wins
-    boost::system::error_code ignored;
-    stream_.next_layer().cancel(ignored);
-    deadline_in(std::chrono::seconds(5));
+// neither reads nor writes), closes the socket five seconds later, which ends every wait on
+// it. A timer with a handler, not a coroutine: an idle session keeps no frame for it.
+void C2sSession::arm_watchdog() {
+  watchdog_timer_.expires_at(deadline_);
+  // Woken by the deadline or by a cancel that moved it; only the clock decides.
+  watchdog_timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->on_watchdog(); });
+}
+
+void C2sSession::on_watchdog() {
+  if (watchdog_done_) return;
+  if (std::chrono::steady_clock::now() < deadline_) {
+    arm_watchdog();
+    return;
   }
+  if (watchdog_asked_ || closing_) {
+    watchdog_done_ = true;
+    shutdown_socket();
+    return;
+  }
+  watchdog_asked_ = true;
+  if (!pending_close_) pending_close_ = "connection-timeout";  // a close asked for first wins
+  boost::system::error_code ignored;
+  stream_.next_layer().cancel(ignored);
+  deadline_in(std::chrono::seconds(5));
+  arm_watchdog();
 }
 
 asio::awaitable<bool> C2sSession::handshake() {
@@ -280,11 +285,12 @@ asio::awaitable<void> C2sSession::finish(std::string_view condition, std::string
     enqueue(std::move(bye));
     closing_ = true;
     deadline_in(std::chrono::seconds(5));
-    wake_writer_.cancel();
+    watchdog_timer_.cancel();  // it re-arms for the new deadline
     co_await writer_done_.async_wait(as_tuple(use_awaitable));
   } else {
     closing_ = true;
     deadline_in(std::chrono::seconds(5));
+    watchdog_timer_.cancel();
     co_await write_now(std::move(bye));
   }
   // Not on a closed socket (the watchdog's or the writer's): its fd may be another's now.
@@ -309,22 +315,20 @@ void C2sSession::shutdown_socket() {
   stream_.next_layer().close(ec);
 }
 
-// The single writer: drains the queue, coalescing what accumulated into one write. Runs
-// from bind until the queue is empty after the session started closing.
+// The single writer: drains the queue, coalescing what accumulated into one write. Started
+// by what it is given to write, it ends when the queue is empty, so an idle session keeps
+// no frame, buffer or timer for it; once the session is closing it ends for good.
 asio::awaitable<void> C2sSession::writer() {
-  writer_running_ = true;
   std::string batch;
   for (;;) {
     if (queue_.empty()) {
       if (closing_) break;
-      // Waiting holds no buffer: a burst's batch (up to 64 KiB) is given back, and once
-      // TLS 1.3 is up OpenSSL's own object too (the records are protected here from then on;
-      // tried at each idle moment until nothing is half read: docs/profiling.md).
-      if (batch.capacity() > 1024) std::string().swap(batch);
+      // Idle: once TLS 1.3 is up, OpenSSL's own object is given back too (the records are
+      // protected here from then on; tried at each idle moment until nothing is half read:
+      // docs/profiling.md).
       if (tls_ && bound_ && !stream_.records_taken_over()) stream_.take_over_records();
-      wake_writer_.expires_at(asio::steady_timer::time_point::max());
-      co_await wake_writer_.async_wait(as_tuple(use_awaitable));
-      continue;
+      writer_active_ = false;
+      co_return;
     }
     batch.clear();
     while (!queue_.empty() && batch.size() < 64 * 1024) {
@@ -339,8 +343,15 @@ asio::awaitable<void> C2sSession::writer() {
       break;
     }
   }
+  writer_active_ = false;
   writer_running_ = false;
   writer_done_.cancel();
+}
+
+void C2sSession::wake_writer() {
+  if (writer_active_ || !writer_running_) return;
+  writer_active_ = true;
+  asio::co_spawn(stream_.get_executor(), keep_alive(shared_from_this(), true), asio::detached);
 }
 
 void C2sSession::enqueue(std::string data) {
@@ -357,7 +368,7 @@ void C2sSession::enqueue(std::string data) {
     queued_bytes_ = 0;
     shutdown_socket();
   }
-  wake_writer_.cancel_one();
+  wake_writer();
 }
 
 void C2sSession::send(Stanza stanza) {
@@ -439,7 +450,7 @@ void C2sSession::start_writer() {
   if (writer_spawned_) return;
   writer_spawned_ = true;
   writer_running_ = true;  // from now on everything goes through the queue
-  asio::co_spawn(stream_.get_executor(), keep_alive(shared_from_this(), true), asio::detached);
+  if (!queue_.empty()) wake_writer();
 }
 
 // During negotiation writes go out directly, unless the writer already runs (a stream

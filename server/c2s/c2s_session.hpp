@@ -19,7 +19,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,6 +27,7 @@
 #include <variant>
 
 #include "server/accounts.hpp"
+#include "server/c2s/fifo.hpp"
 #include "server/login_throttle.hpp"
 #include "server/module_api.hpp"
 #include "server/net/connection_limiter.hpp"
@@ -113,7 +113,9 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   boost::asio::awaitable<void> read_loop();
   static boost::asio::mutable_buffer read_buffer();
   boost::asio::awaitable<void> writer();
-  boost::asio::awaitable<void> watchdog();
+  void arm_watchdog();
+  void on_watchdog();
+  void wake_writer();
   boost::asio::awaitable<bool> handshake();
   boost::asio::awaitable<void> write_now(std::string data);
   boost::asio::awaitable<void> finish(std::string_view condition, std::string text = {});
@@ -156,7 +158,7 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   bool direct_tls_;
   std::string remote_address_;
   // In this order: the parser reports to the sink, which fills events_.
-  std::deque<ParserEvent> events_;
+  Fifo<ParserEvent> events_;
   std::unique_ptr<ParserSink> sink_;
   std::unique_ptr<xml::StreamParser> parser_;
 
@@ -179,10 +181,11 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   std::atomic<int> priority_{0};
   std::atomic<std::chrono::steady_clock::rep> last_received_{0};
 
-  std::deque<std::string> queue_;
+  Fifo<std::string> queue_;
   std::size_t queued_bytes_ = 0;
-  bool writer_running_ = false;
+  bool writer_running_ = false;  // output goes through the queue (from bind until the writer ends)
   bool writer_spawned_ = false;
+  bool writer_active_ = false;   // the writer coroutine is alive (only while there is output)
   bool clean_end_ = false;  // ended by </stream:stream> or a stream error of ours: not resumable
 
   // Stream management (StreamHooks): the hooks, and the takeover by a resuming connection.
@@ -199,9 +202,10 @@ class C2sSession final : public ClientSession, public ClientStream, public std::
   // ignored (not counted, not routed), the client resends it on the new connection.
   std::atomic<bool> superseded_{false};
   std::optional<std::string> pending_close_;  // close() or the watchdog asked the reader to end
-  boost::asio::steady_timer wake_writer_;
   boost::asio::steady_timer writer_done_;
   boost::asio::steady_timer watchdog_timer_;
+  bool watchdog_asked_ = false;  // the reader was asked to close: next time the socket is shut
+  bool watchdog_done_ = false;
   std::chrono::steady_clock::time_point deadline_;
   // Reading: a token bucket of bytes ([limits] read_bytes_per_second, read_burst_bytes),
   // and when the stanza now being received began (for [limits] stanza_timeout).
