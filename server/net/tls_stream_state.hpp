@@ -54,6 +54,7 @@ struct TlsStream::Owned {
   std::size_t committed = 0;
   bool close_sent = false;
   bool peer_closed = false;
+  std::size_t discarded = 0;  // application data dropped after our close_notify
   boost::system::error_code failed;
 };
 

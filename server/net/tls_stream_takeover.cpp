@@ -33,6 +33,7 @@ constexpr unsigned char kUserCanceled = 90;
 
 constexpr std::size_t kInCapacity = 2 * Tls13Records::kMaxRecord;
 constexpr std::size_t kWriteChunk = 4 * Tls13Records::kMaxContent;  // per write call
+constexpr std::size_t kShutdownDiscard = 1024 * 1024;  // dropped while waiting for close_notify
 
 int capture_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -365,8 +366,11 @@ int TlsStream::perform_owned(Step step, void* data, std::size_t size, std::size_
       return 1;
     }
     case Step::shutdown:
-      // Our close_notify, then the peer's. A peer that sends data instead is not waited
-      // for (a flood would keep this loop reading): the close is done from our side.
+      // Our close_notify, then the peer's. What the peer still sends meanwhile is read and
+      // dropped, so that it can finish its write and read what we sent last (closing on
+      // unread input would reset the connection and could destroy it), but only up to
+      // kShutdownDiscard bytes: a peer that keeps sending is not waited for. A few records
+      // per call, so that the thread's other work (the caller's deadline) runs between.
       if (!o.close_sent) {
         o.close_sent = true;
         const unsigned char close_notify[2] = {1, kCloseNotify};
@@ -377,11 +381,17 @@ int TlsStream::perform_owned(Step step, void* data, std::size_t size, std::size_
           return -1;
         }
       }
-      for (;;) {
+      for (int records = 0;; ++records) {
         if (o.peer_closed) return 1;
+        if (records == 16) {
+          want_ = asio::socket_base::wait_read;
+          return -1;
+        }
         switch (next_record(content, ec)) {
           case Next::data:
-            return 1;
+            o.discarded += content.size();
+            if (o.discarded > kShutdownDiscard) return 1;
+            continue;
           case Next::would_block:
             want_ = asio::socket_base::wait_read;
             return -1;
