@@ -35,6 +35,14 @@ def kib(path):
     return lambda r: None if get(r, path) is None else round(get(r, path) / 1024, 1)
 
 
+def cpu_per(count_path, unit):
+    """The server's CPU (run.sh: its process tree, database included) per `unit` counted items."""
+    def f(r):
+        cpu, n = r.get("server_cpu_seconds"), get(r, count_path)
+        return None if cpu is None or not n else round(cpu * 1000 * unit / n, 2)
+    return f
+
+
 def ratio_of(a, b):
     return lambda r: None if not get(r, a) or not get(r, b) else f"{get(r, a):,}/{get(r, b):,}"
 
@@ -43,6 +51,7 @@ SCENARIOS = {
     "login": ("Logins: connect, STARTTLS, SASL, bind, then a clean close; latency from the "
               "TCP connect to the bind result.", [
                   ("logins/s", "results.logins_per_s", "higher"),
+                  ("server CPU per login (ms)", cpu_per("results.ok", 1), "lower"),
                   ("latency p50 (ms)", "results.latency_ms.p50", "lower"),
                   ("latency p99 (ms)", "results.latency_ms.p99", "lower"),
                   ("latency max (ms)", "results.latency_ms.max", "lower"),
@@ -63,6 +72,7 @@ SCENARIOS = {
              "not received within the grace period. XEP-0198 enabled when offered; every server archives "
              "the messages (XEP-0313) as configured above.", [
                  ("delivered/s", "results.delivered_per_s", "higher"),
+                 ("server CPU per 1000 messages (ms)", cpu_per("results.delivered", 1000), "lower"),
                  ("latency p50 (ms)", "results.latency_ms.p50", "lower"),
                  ("latency p99 (ms)", "results.latency_ms.p99", "lower"),
                  ("delivered/sent", ratio_of("results.delivered", "results.sent"), None),
@@ -115,7 +125,11 @@ def main():
             return {"status": server_info.get(server, {}).get("status", "not run")}
         if not os.path.exists(path):
             return {"status": "not run"}
-        return json.load(open(path))
+        r = json.load(open(path))
+        cpu = os.path.join(results_dir, f"{server}-{scenario}-cpu.json")
+        if os.path.exists(cpu):
+            r["server_cpu_seconds"] = json.load(open(cpu)).get("server_cpu_seconds")
+        return r
 
     out = []
     w = out.append

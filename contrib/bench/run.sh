@@ -57,7 +57,7 @@ command -v ss >/dev/null || die "ss (iproute2) is needed to check ports"
 
 # --- sizes
 if [ $quick = 1 ]; then
-  mode=quick users=40 login_n=1000 concurrency=10 idle_n=300 hold=3 pairs=10 messages=400
+  mode=quick users=40 login_n=1000 concurrency=50 idle_n=300 hold=3 pairs=10 messages=400
   accounts=20 contacts=4 rounds=3 mam_pairs=5 mam_messages=200 reconnect_n=30 run_timeout=120 budget=900
 else
   mode=full users=400 login_n=3000 concurrency=50 idle_n=3000 hold=10 pairs=50 messages=2000
@@ -68,6 +68,7 @@ fi
 tmp=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$tmp"  # the postgres and ejabberd users must reach their directories
 declare -A server_pid=()   # server -> PID to stop (the process started by this script)
+declare -A cpu_roots=()    # server -> the processes whose CPU is the server's (tree_cpu_ticks)
 declare -A rss_pid=()      # server -> PID whose RSS is read (ejabberd: beam.smp)
 pg_started=0
 cleanup() {
@@ -237,6 +238,7 @@ EOF
   done
   "$parley" serve --config "$dir/parley.toml" 2>"$dir/parley.log" &
   server_pid[parley]=$!
+  cpu_roots[parley]="$! $(head -n 1 "$tmp/pg/data/postmaster.pid")"
   wait_port "${port[parley]}" 60 || { startup_failed parley "$dir/parley.log"; return; }
   version[parley]="parley $(sed -n 's/^project(parley VERSION \([^ ]*\).*/\1/p' "$repo/CMakeLists.txt")"
   version[parley]+=" (git $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt"))"
@@ -378,7 +380,9 @@ ERL_MAX_PORTS=65536
 EJABBERD_BYPASS_WARNINGS=true
 EOF
   chown -R ejabberd: "$dir" 2>/dev/null || true
-  (cd "$dir" && exec ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" --ctl-config "$dir/ejabberdctl.cfg" \
+  # As the ejabberd user directly: ejabberdctl would switch with su, whose PAM session
+  # drops the open-files limit back to 1024 (the idle scenario holds thousands).
+  (cd "$dir" && exec setpriv --reuid=ejabberd --regid=ejabberd --init-groups env HOME="$dir" ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" --ctl-config "$dir/ejabberdctl.cfg" \
     --logs "$dir/log" --spool "$dir/db" foreground >"$dir/stdout.log" 2>&1) &
   server_pid[ejabberd]=$!
   if ! wait_port "${port[ejabberd]}" 120; then startup_failed ejabberd "$dir/stdout.log" "$dir/log/error.log"; return; fi
@@ -430,6 +434,19 @@ args_for() {  # scenario -> its size arguments
   esac
 }
 
+# CPU time (clock ticks, utime + stime) of processes and all their descendants: a server's
+# own CPU over a scenario, its database's included (parley's PostgreSQL cluster; Prosody's
+# and ejabberd's storage run inside their own process).
+tree_cpu_ticks() {  # pid...
+  local f
+  for f in /proc/[0-9]*/stat; do cat "$f" 2>/dev/null && echo; done | awk -v roots="$*" '
+    $0 != "" { pid = $1 + 0; line = $0; sub(/^.*\) /, "", line); split(line, a, " ")
+               ppid[pid] = a[2]; ticks[pid] = a[12] + a[13] }
+    END { n = split(roots, r, " "); for (i = 1; i <= n; i++) root[r[i]] = 1
+          for (p in ticks) { q = p; while (q > 1 && !(q in root) && (q in ppid)) q = ppid[q]; if (q in root) sum += ticks[p] }
+          print sum + 0 }'
+}
+
 : >"$tmp/commands.txt"
 run_scenarios() {  # server
   local s=$1 sc
@@ -445,8 +462,12 @@ run_scenarios() {  # server
                --server-pid "$pid" --json "$tmp/results/$s-$sc.json" $(args_for "$sc"))
     echo "${cmd[*]}" | sed "s#$tmp#\$TMP#g; s#$build#\$BUILD#g" >>"$tmp/commands.txt"
     note "$s: $sc"
-    local rc=0
+    local rc=0 cpu_before cpu_after
+    cpu_before=$(tree_cpu_ticks ${cpu_roots[$s]:-$pid})
     timeout $((run_timeout + 60)) "${cmd[@]}" >"$tmp/results/$s-$sc.txt" 2>"$tmp/results/$s-$sc.log" || rc=$?
+    cpu_after=$(tree_cpu_ticks ${cpu_roots[$s]:-$pid})
+    awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { printf "{\"server_cpu_seconds\": %.3f}\n", (b - a) / hz }' >"$tmp/results/$s-$sc-cpu.json"
     note "  $(cat "$tmp/results/$s-$sc.txt") (exit $rc)"
     [ -s "$tmp/results/$s-$sc.json" ] ||
       echo "{\"scenario\":\"$sc\",\"status\":\"failed\",\"message\":\"no summary (exit $rc)\"}" >"$tmp/results/$s-$sc.json"
