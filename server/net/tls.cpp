@@ -1,12 +1,12 @@
 #include "server/net/tls.hpp"
 
-#include "server/net/tls_stream.hpp"
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <ctime>
 #include <stdexcept>
+
+#include "server/net/tls_stream.hpp"
 
 namespace asio = boost::asio;
 

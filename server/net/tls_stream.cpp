@@ -1,7 +1,5 @@
 #include "server/net/tls_stream.hpp"
 
-#include "server/net/tls_stream_state.hpp"
-
 #include <openssl/err.h>
 
 #include <boost/asio/ssl/error.hpp>
@@ -10,6 +8,8 @@
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
+
+#include "server/net/tls_stream_state.hpp"
 
 namespace asio = boost::asio;
 

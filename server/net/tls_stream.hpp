@@ -27,11 +27,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
 
 #include "server/net/tls13_records.hpp"
 
