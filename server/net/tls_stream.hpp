@@ -123,7 +123,8 @@ class TlsStream {
   bool flush_owned(boost::system::error_code& ec);
   bool on_handshake_message(std::string_view content);
   void send_key_update(bool request);
-  Next fail(unsigned char alert, boost::system::error_code reason, boost::system::error_code& ec);
+  void seal_alert(unsigned char level, unsigned char description);
+  Next fail(unsigned char alert, boost::system::error_code& ec);
   static void on_keylog(const SSL* ssl, const char* line);
   static void on_message(int write_p, int version, int content_type, const void* buf, std::size_t len, SSL* ssl,
                          void* arg);

@@ -165,16 +165,23 @@ bool TlsStream::flush_owned(boost::system::error_code& ec) {
   return true;
 }
 
+// Queues our alert (level 1 warning, 2 fatal); nothing is sent after it (close_sent).
+void TlsStream::seal_alert(unsigned char level, unsigned char description) {
+  const unsigned char alert[2] = {level, description};
+  owned_->close_sent = true;
+  owned_->records.seal(RecordType::alert, std::string_view(reinterpret_cast<const char*>(alert), 2), owned_->out);
+}
+
 // A fatal error of ours: the alert goes out if the socket takes it, and the connection is
-// done; every later operation reports the same error.
-TlsStream::Next TlsStream::fail(unsigned char alert, boost::system::error_code reason, boost::system::error_code& ec) {
+// done; every later operation reports the same error (bad_message for a record that did
+// not authenticate, protocol_error for the others).
+TlsStream::Next TlsStream::fail(unsigned char alert, boost::system::error_code& ec) {
   Owned& o = *owned_;
   if (!o.failed) {
-    o.failed = reason;
+    o.failed = make_error_code(alert == kBadRecordMac ? boost::system::errc::bad_message
+                                                      : boost::system::errc::protocol_error);
     if (!o.close_sent) {
-      o.close_sent = true;
-      const unsigned char fatal[2] = {2, alert};
-      o.records.seal(RecordType::alert, std::string_view(reinterpret_cast<const char*>(fatal), 2), o.out);
+      seal_alert(2, alert);
       boost::system::error_code ignored;
       flush_owned(ignored);
     }
@@ -216,7 +223,7 @@ TlsStream::Next TlsStream::next_record(std::string_view& content, boost::system:
     std::string_view have(o.in.get() + o.in_begin, o.in_end - o.in_begin);
     std::size_t size = Tls13Records::record_size(have);
     if (size > Tls13Records::kMaxRecord) {
-      return fail(kRecordOverflow, make_error_code(boost::system::errc::protocol_error), ec);
+      return fail(kRecordOverflow, ec);
     }
     if (size != 0 && have.size() >= size) {
       RecordType type{};
@@ -227,11 +234,11 @@ TlsStream::Next TlsStream::next_record(std::string_view& content, boost::system:
         case Tls13Records::Opened::ok:
           break;
         case Tls13Records::Opened::bad_record_mac:
-          return fail(kBadRecordMac, make_error_code(boost::system::errc::bad_message), ec);
+          return fail(kBadRecordMac, ec);
         case Tls13Records::Opened::record_overflow:
-          return fail(kRecordOverflow, make_error_code(boost::system::errc::protocol_error), ec);
+          return fail(kRecordOverflow, ec);
         case Tls13Records::Opened::unexpected_message:
-          return fail(kUnexpectedMessage, make_error_code(boost::system::errc::protocol_error), ec);
+          return fail(kUnexpectedMessage, ec);
       }
       if (type == RecordType::application_data) {
         if (c.empty()) continue;
@@ -240,13 +247,13 @@ TlsStream::Next TlsStream::next_record(std::string_view& content, boost::system:
       }
       if (type == RecordType::handshake) {
         if (!on_handshake_message(c)) {
-          return fail(kUnexpectedMessage, make_error_code(boost::system::errc::protocol_error), ec);
+          return fail(kUnexpectedMessage, ec);
         }
         continue;
       }
       // An alert: close_notify ends the stream; user_canceled is a warning before it; any
       // other is the peer's fatal error.
-      if (c.size() != 2) return fail(kDecodeError, make_error_code(boost::system::errc::protocol_error), ec);
+      if (c.size() != 2) return fail(kDecodeError, ec);
       auto description = static_cast<unsigned char>(c[1]);
       if (description == kUserCanceled) continue;
       if (description == kCloseNotify) {
@@ -372,9 +379,7 @@ int TlsStream::perform_owned(Step step, void* data, std::size_t size, std::size_
       // kShutdownDiscard bytes: a peer that keeps sending is not waited for. A few records
       // per call, so that the thread's other work (the caller's deadline) runs between.
       if (!o.close_sent) {
-        o.close_sent = true;
-        const unsigned char close_notify[2] = {1, kCloseNotify};
-        o.records.seal(RecordType::alert, std::string_view(reinterpret_cast<const char*>(close_notify), 2), o.out);
+        seal_alert(1, kCloseNotify);
         if (!flush_owned(ec)) {
           if (ec) return 0;
           want_ = asio::socket_base::wait_write;
