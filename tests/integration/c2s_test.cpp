@@ -163,8 +163,15 @@ TEST_F(C2s, MessageBetweenTwoAccounts) {
   EXPECT_EQ(m->attr("id"), "m1");
   EXPECT_EQ(m->find_child("body", "jabber:client")->text(), "hi bob & co");
 
-  // To the bare JID: delivered once bob is available (initial presence).
+  // To the bare JID: delivered once bob is available (initial presence). Bob's own
+  // stanzas are handled in order, so the answer to a ping after his presence says it was
+  // handled; without it, alice's message (another connection) could arrive first and be
+  // bounced, as to an account with nobody available.
   bob->send("<presence/>");
+  bob->send("<iq type='get' id='after-presence'><ping xmlns='urn:xmpp:ping'/></iq>");
+  auto pong = bob->receive_named("iq");
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->attr("id"), "after-presence");
   alice->send("<message to='bob@localhost' type='chat' id='m2'><body>bare</body></message>");
   auto m2 = bob->receive_named("message");
   ASSERT_TRUE(m2);
