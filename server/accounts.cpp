@@ -1,6 +1,9 @@
 #include "server/accounts.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
+
+#include <algorithm>
 
 #include "server/log.hpp"
 #include "server/precis.hpp"
@@ -54,24 +57,43 @@ AccountStore::AccountStore(storage::Database& db, const CredentialVault& vault, 
               " ON CONFLICT (server_host, username, mechanism) DO UPDATE SET"
               " salt = EXCLUDED.salt, iterations = EXCLUDED.iterations,"
               " sealed_keys = EXCLUDED.sealed_keys, updated_at = now()");
-  db_.prepare("signins.insert",
-              "INSERT INTO signins (server_host, username, address, resource, success)"
-              " SELECT $1, $2, $3, NULLIF($4, ''), $5"
-              " WHERE EXISTS (SELECT 1 FROM accounts WHERE server_host = $1 AND username = $2)");
   db_.prepare("signins.purge", "DELETE FROM signins WHERE at < now() - make_interval(hours => $1)");
   db_.prepare("scram.get",
               "SELECT salt, iterations, sealed_keys FROM scram_credentials"
               " WHERE server_host = $1 AND username = $2 AND mechanism = $3");
 }
 
-storage::Result<void> AccountStore::record_signin(const Jid& account, std::string_view address,
-                                                 std::string_view resource, bool success) {
-  // One statement, atomic on its own: autocommit spares the BEGIN and COMMIT round trips
-  // on every login.
+storage::Result<void> AccountStore::record_signins(const std::vector<Signin>& rows) {
+  // One statement per chunk, atomic on its own (autocommit: no BEGIN and COMMIT round trips).
+  // Six parameters a row; PostgreSQL takes at most 65535 parameters a statement.
+  constexpr std::size_t kChunk = 1000;
   return db_.run([&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
-    tx.exec_prepared("signins.insert", std::string(account.domain()), std::string(account.local()),
-                     std::string(address), std::string(resource), success);
+    for (std::size_t first = 0; first < rows.size(); first += kChunk) {
+      std::size_t last = std::min(rows.size(), first + kChunk);
+      std::string sql =
+          "INSERT INTO signins (server_host, username, at, address, resource, success)"
+          " SELECT v.h, v.u, 'epoch'::timestamptz + v.us * interval '1 microsecond', v.a, NULLIF(v.r, ''), v.ok"
+          " FROM (VALUES ";
+      std::vector<std::string> params;
+      params.reserve((last - first) * 6);
+      for (std::size_t i = first; i < last; ++i) {
+        const Signin& row = rows[i];
+        std::size_t n = params.size();
+        sql += fmt::format("{}(${}::text, ${}::text, ${}::bigint, ${}::text, ${}::text, ${}::boolean)",
+                           i == first ? "" : ", ", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6);
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(row.at.time_since_epoch()).count();
+        params.emplace_back(row.account.domain());
+        params.emplace_back(row.account.local());
+        params.push_back(std::to_string(us));
+        params.push_back(row.address);
+        params.push_back(row.resource);
+        params.emplace_back(row.success ? "true" : "false");
+      }
+      sql += ") AS v(h, u, us, a, r, ok)"
+             " WHERE EXISTS (SELECT 1 FROM accounts WHERE server_host = v.h AND username = v.u)";
+      tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    }
   });
 }
 

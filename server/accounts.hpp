@@ -20,6 +20,15 @@
 
 namespace parley::server {
 
+/// A sign-in: a success (with the resource bound) or a failed credential check.
+struct Signin {
+  Jid account;           // bare
+  std::string address;   // the client's IP address
+  std::string resource;  // empty for a failure
+  bool success = false;
+  std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
+};
+
 /// A password prepared with the PRECIS OpaqueString profile (RFC 8265 §4.2), as SCRAM's
 /// Normalize() asks; only constructible through from().
 class PreparedPassword {
@@ -72,10 +81,9 @@ class AccountStore {
   /// without asking the database.
   ScramLookup unknown_account(std::string_view name, crypto::Hash hash) const;
 
-  /// Records a sign-in: a success (with the resource bound) or a failed credential check.
-  /// An account that does not exist is not recorded (its rows would have no owner).
-  storage::Result<void> record_signin(const Jid& account, std::string_view address, std::string_view resource,
-                                      bool success);
+  /// Records sign-ins, in as few statements as their number allows (SigninLog's batches).
+  /// A row for an account that does not exist (any more) is left out: it would have no owner.
+  storage::Result<void> record_signins(const std::vector<Signin>& rows);
   /// Deletes sign-ins older than `retention`; returns how many.
   storage::Result<std::size_t> purge_signins(std::chrono::hours retention);
 

@@ -31,7 +31,8 @@ Server::Server(const Config& config, const ModuleRegistry& registry, storage::Da
       router_(sessions_, runner_, accounts, io_.first().get_executor()),
       throttle_(LoginThrottle::Options{config.security.failed_login_delay, config.security.failed_login_delay_max}),
       limiter_(config.limits.max_connections, config.limits.max_connections_per_address),
-      c2s_{config, router_, accounts, runner_, tls_, throttle_, {}},
+      signins_(io_.first().get_executor(), runner_, accounts),
+      c2s_{config, router_, accounts, runner_, tls_, throttle_, signins_, {}},
       account_events_(router_, accounts, db) {
   c2s_.limits.negotiation_timeout = config.limits.negotiation_timeout;
   c2s_.limits.idle_timeout = config.limits.idle_timeout;
@@ -237,6 +238,7 @@ void Server::stop(std::chrono::milliseconds grace) {
   federation_.reset();
   account_events_.stop();  // no user/* handler runs once the modules stop
   router_.stop_modules();
+  signins_.stop();  // the rows still queued, written now
   runner_.stop();
 }
 

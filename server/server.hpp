@@ -19,6 +19,7 @@
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
 #include "server/server_secret.hpp"
+#include "server/signin_log.hpp"
 #include "storage/runner.hpp"
 
 namespace parley::server {
@@ -53,6 +54,7 @@ class Server {
   router::Router router_;
   LoginThrottle throttle_;
   net::ConnectionLimiter limiter_;
+  SigninLog signins_;
   c2s::Services c2s_;
   std::unique_ptr<FederationService> federation_;  // null when disabled
   std::vector<std::unique_ptr<Listener>> listeners_;

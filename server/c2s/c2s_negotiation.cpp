@@ -1,8 +1,6 @@
 // The protocol half of a client session: stream headers and features (RFC 6120 §4.3),
 // STARTTLS (§5), SASL (§6), resource binding (§7), and handing stanzas to the router.
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "server/c2s/c2s_session.hpp"
@@ -389,23 +387,8 @@ asio::awaitable<void> C2sSession::slow_down(std::string_view username) {
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-namespace {
-
-// A sign-in row, written beside the session (the login does not wait for it).
-asio::awaitable<void> write_signin(Services* services, Jid account, std::string address, std::string resource,
-                                   bool success) {
-  auto write = [services, account, address, resource, success] {
-    return services->accounts.record_signin(account, address, resource, success);
-  };
-  auto r = co_await services->storage.execute(std::move(write));
-  if (!r.ok()) log::warning("c2s {}: sign-in not recorded: {}", address, r.error().message);
-}
-
-}  // namespace
-
 void C2sSession::record_signin(const Jid& account, std::string resource, bool success) {
-  asio::co_spawn(stream_.get_executor(),
-                 write_signin(&services_, account, remote_address_, std::move(resource), success), asio::detached);
+  services_.signins.record(Signin{account, remote_address_, std::move(resource), success});
 }
 
 asio::awaitable<void> C2sSession::sasl_success(const Jid& account, std::string_view server_final) {

@@ -35,6 +35,7 @@
 #include "server/net/tls_stream.hpp"
 #include "server/router/router.hpp"
 #include "server/sasl/scram.hpp"
+#include "server/signin_log.hpp"
 #include "server/xml/stream_parser.hpp"
 #include "storage/runner.hpp"
 
@@ -61,6 +62,7 @@ struct Services {
   storage::Runner& storage;
   net::TlsContexts& tls;
   LoginThrottle& throttle;
+  SigninLog& signins;
   Limits limits;
 };
 

@@ -1,8 +1,13 @@
-// Accounts and their SCRAM credentials in a real PostgreSQL.
+// Accounts, their SCRAM credentials and their sign-ins (AccountStore::record_signins and
+// SigninLog's batches) in a real PostgreSQL.
 #include "server/accounts.hpp"
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "server/signin_log.hpp"
 #include "storage/migrator.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
@@ -11,6 +16,7 @@ namespace parley::server {
 namespace {
 
 using crypto::Hash;
+using namespace std::chrono_literals;
 
 Jid jid(const char* text) {
   auto j = Jid::parse(text);
@@ -155,6 +161,84 @@ TEST_F(Accounts, DatabaseDownIsUnavailableNotACrash) {
   auto r = store.scram_lookup(jid("alice@example.org"), Hash::sha256);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, storage::Error::Kind::unavailable);
+}
+
+class Signins : public Accounts {
+ protected:
+  void SetUp() override {
+    Accounts::SetUp();
+    for (const char* who : {"alice@example.org", "bob@example.org"}) {
+      ASSERT_TRUE(store_.create(jid(who), password("pencil")).ok());
+    }
+  }
+  int signins(const std::string& where) { return count("SELECT count(*) FROM signins WHERE " + where); }
+  // The rows of an account, oldest first: "address|resource or NULL|success|at as epoch µs".
+  std::vector<std::string> rows_of(const std::string& username) {
+    pqxx::connection c{tdb_.conninfo()};
+    pqxx::read_transaction tx{c};
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec_params("SELECT address, COALESCE(resource, 'NULL'), success,"
+                                        " (extract(epoch FROM at) * 1000000)::bigint"
+                                        " FROM signins WHERE username = $1 ORDER BY at",
+                                        username)) {
+      out.push_back(r[0].as<std::string>() + "|" + r[1].as<std::string>() + "|" + r[2].as<std::string>() + "|" +
+                    r[3].as<std::string>());
+    }
+    return out;
+  }
+  static Signin row(const char* who, std::string resource, bool success, std::int64_t at_us) {
+    return Signin{jid(who), "192.0.2.7", std::move(resource), success,
+                  std::chrono::system_clock::time_point(std::chrono::microseconds(at_us))};
+  }
+};
+
+TEST_F(Signins, ABatchKeepsEachRowsTimeAndTextAndLeavesOutUnknownAccounts) {
+  const std::int64_t t0 = 1'790'000'000'123'456;  // exact to the microsecond
+  std::vector<Signin> batch = {
+      row("alice@example.org", "phone", true, t0),
+      row("alice@example.org", "", false, t0 + 1),
+      row("nobody@example.org", "x", true, t0 + 2),  // no such account: left out, not an error
+      row("bob@example.org", "it's a \"quoted\" \\ résumé $1", true, t0 + 3),
+  };
+  ASSERT_TRUE(store_.record_signins(batch).ok());
+  EXPECT_EQ(rows_of("alice"), (std::vector<std::string>{"192.0.2.7|phone|t|" + std::to_string(t0),
+                                                          "192.0.2.7|NULL|f|" + std::to_string(t0 + 1)}));
+  EXPECT_EQ(rows_of("bob"),
+            (std::vector<std::string>{"192.0.2.7|it's a \"quoted\" \\ résumé $1|t|" + std::to_string(t0 + 3)}));
+  EXPECT_EQ(signins("username = 'nobody'"), 0);
+  EXPECT_TRUE(store_.record_signins({}).ok());
+}
+
+TEST_F(Signins, ABatchLargerThanOneStatementTakesIsWrittenWhole) {
+  // 2500 rows: three statements of at most 1000 rows (6000 parameters) each.
+  std::vector<Signin> batch;
+  for (int i = 0; i < 2500; ++i) batch.push_back(row(i % 2 ? "alice@example.org" : "bob@example.org", "r", true, i));
+  ASSERT_TRUE(store_.record_signins(batch).ok());
+  EXPECT_EQ(signins("username = 'alice'"), 1250);
+  EXPECT_EQ(signins("username = 'bob'"), 1250);
+}
+
+TEST_F(Signins, TheLogWritesItsRowsShortlyAfterAndWhatIsLeftAtStop) {
+  boost::asio::io_context io;
+  storage::Runner runner(db_, 1);
+  SigninLog log(io.get_executor(), runner, store_);
+  // With the network thread running, rows reach the table without anything else asked.
+  std::thread net([&] {
+    auto guard = boost::asio::make_work_guard(io);
+    io.run();
+  });
+  for (int i = 0; i < 5; ++i) log.record(Signin{jid("alice@example.org"), "127.0.0.1", "phone", true});
+  for (int i = 0; i < 50 && signins("username = 'alice'") < 5; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(signins("username = 'alice'"), 5);
+  io.stop();
+  net.join();
+  // Recorded after the network threads stopped: only stop() can write these.
+  for (int i = 0; i < 3; ++i) log.record(Signin{jid("bob@example.org"), "127.0.0.1", "", false});
+  std::this_thread::sleep_for(3 * SigninLog::kFlushDelay);
+  EXPECT_EQ(signins("username = 'bob'"), 0);
+  log.stop();
+  runner.stop();
+  EXPECT_EQ(signins("username = 'bob' AND NOT success AND resource IS NULL"), 3);
 }
 
 }  // namespace
