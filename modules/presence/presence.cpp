@@ -169,13 +169,12 @@ class Presence final : public server::Module {
       }
     }
     // RFC 6121 §4.2.2: initial presence probes the contacts we are subscribed to, from the
-    // account's bare JID (§4.3.1); their answers reach every available resource.
+    // account's bare JID (§4.3.1); their answers reach every available resource. Sent all
+    // at once, not one after the other: a local contact answers after a lookup in its
+    // roster, and waiting for each made the last answer wait for every lookup before it.
     for (const auto& item : items) {
       auto contact = Jid::parse(item.jid);
-      if (initial && contact && item.state().has_to()) {
-        auto probe = make_presence("probe", bare, contact->bare());
-        co_await host_->route(std::move(probe));
-      }
+      if (initial && contact && item.state().has_to()) host_->send(make_presence("probe", bare, contact->bare()));
     }
     // §4.2.2, §4.4.2: to all of the account's available resources, this one included.
     to_available_resources(*host_, bare, readdressed(st, bare));
