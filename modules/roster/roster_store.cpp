@@ -108,7 +108,9 @@ Roster load(pqxx::connection& c, const Account& a) {
 
 std::optional<RosterItem> find(pqxx::connection& c, const Account& a, const std::string& contact,
                                bool* account_exists) {
-  pqxx::read_transaction tx(c);
+  // Autocommit, as snapshot() below: every probe of a local contact asks this, and a
+  // read-only transaction would add a BEGIN and a ROLLBACK round trip to each.
+  pqxx::nontransaction tx(c);
   if (account_exists != nullptr) {
     *account_exists = !tx.exec_prepared("roster.account_exists", a.host, a.user).empty();
     if (!*account_exists) return std::nullopt;
