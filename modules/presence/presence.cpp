@@ -11,7 +11,9 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "modules/presence/subscribers.hpp"
 #include "modules/roster/roster_hub.hpp"
 #include "modules/roster/roster_store.hpp"
 #include "server/log.hpp"
@@ -61,6 +63,7 @@ struct Resource {
 struct State {
   std::mutex mutex;
   std::unordered_map<std::string, Resource> resources;  // by full JID
+  SubscriberCache subscribers;  // its own lock; by bare JID, for the accounts online
 };
 
 class Presence final : public server::Module {
@@ -84,7 +87,17 @@ class Presence final : public server::Module {
       on_closed(ev);
       return Verdict::pass;
     });
+    // Every roster change of this host, from this module or the roster module, keeps the
+    // subscriber cache current (subscribers.hpp).
+    listen_token_ = hub_->listen([state = state_](const Jid& account, const server::xml::Element& item,
+                                                  std::int64_t version) {
+      auto subscription = item.attr("subscription").value_or("none");
+      state->subscribers.change(account.str(), std::string(item.attr("jid").value_or("")),
+                                subscription == "from" || subscription == "both", version);
+    });
   }
+
+  void stop() override { hub_->unlisten(listen_token_); }
 
  private:
   // ---- what the module remembers ----------------------------------------------------
@@ -109,6 +122,11 @@ class Presence final : public server::Module {
       }
     }
     return out;
+  }
+
+  // The subscriber cache keeps an account while one of its resources is available.
+  void forget_if_offline(const Jid& account) {
+    if (last_presences(account).empty()) state_->subscribers.forget(account.str());
   }
 
   static void to_available_resources(server::HostContext& host, const Jid& account, const Stanza& st,
@@ -150,13 +168,21 @@ class Presence final : public server::Module {
 
     auto account = store::Account::of(bare);
     auto load = [account](pqxx::connection& c) { return store::snapshot(c, account); };
+    state_->subscribers.begin_load(bare.str());  // before the read: changes from now on count
     auto snapshot = co_await host_->storage().run(std::move(load));
-    if (!snapshot) server::log::error("presence of {}: {}", full.str(), snapshot.error().message);
     std::vector<roster::RosterItem> items;
     std::vector<store::Request> requests;
     if (snapshot) {
+      std::unordered_set<std::string> from;
+      for (const auto& item : snapshot->roster.items) {
+        if (item.state().has_from()) from.insert(item.jid);
+      }
+      state_->subscribers.end_load(bare.str(), snapshot->roster.version, std::move(from));
       items = std::move(snapshot->roster.items);
       requests = std::move(snapshot->requests);
+    } else {
+      server::log::error("presence of {}: {}", full.str(), snapshot.error().message);
+      state_->subscribers.abandon_load(bare.str());
     }
 
     // §4.2.2, §4.4.2: to every contact subscribed to us. First, so that the contacts do not
@@ -206,6 +232,7 @@ class Presence final : public server::Module {
       r.directed.clear();
       r.last.reset();
     }
+    forget_if_offline(full.bare());
     Stanza st = ev.stanza;
     st.from = full;
     st.to.reset();
@@ -259,6 +286,7 @@ class Presence final : public server::Module {
       directed = std::move(it->second.directed);
       state_->resources.erase(it);
     }
+    forget_if_offline(ev.origin->jid().bare());
     if (!was_available && directed.empty()) return;
     auto st = make_presence("unavailable", ev.origin->jid(), ev.origin->jid());
     st.to.reset();
@@ -396,7 +424,11 @@ class Presence final : public server::Module {
   // RFC 6121 §4.3.2: a probe from `prober` about `account`.
   asio::awaitable<void> answer_probe(const Jid& account, const Jid& prober) {
     bool subscribed = prober.bare() == account;
-    if (!subscribed) {
+    std::optional<bool> cached;
+    if (!subscribed) cached = state_->subscribers.subscribed(account.str(), prober.bare().str());
+    if (cached) {
+      subscribed = *cached;  // an online account: its roster is in memory
+    } else if (!subscribed) {
       auto who = store::Account::of(account);
       std::string contact = prober.bare().str();
       auto lookup = [who, contact](pqxx::connection& c) {
@@ -490,6 +522,7 @@ class Presence final : public server::Module {
 
   server::HostContext* host_ = nullptr;
   roster::Hub* hub_ = nullptr;
+  std::uint64_t listen_token_ = 0;
   bool pre_approval_ = true;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };

@@ -43,7 +43,23 @@ bool Hub::interested(const server::ClientSession& session) const {
   return false;
 }
 
+std::uint64_t Hub::listen(Listener listener) {
+  std::lock_guard lock(listeners_mutex_);
+  std::uint64_t token = next_id_.fetch_add(1, std::memory_order_relaxed);
+  listeners_.emplace_back(token, std::move(listener));
+  return token;
+}
+
+void Hub::unlisten(std::uint64_t token) {
+  std::lock_guard lock(listeners_mutex_);
+  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
+}
+
 void Hub::push(const server::Jid& account, const server::xml::Element& item, std::int64_t version) {
+  {
+    std::lock_guard lock(listeners_mutex_);
+    for (const auto& [token, listener] : listeners_) listener(account.bare(), item, version);
+  }
   std::vector<std::pair<std::shared_ptr<server::ClientSession>, bool>> targets;
   {
     std::lock_guard lock(mutex_);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,15 @@ class Hub {
   /// `account` (a bare JID), with 'ver' = `version` for those using versioning.
   void push(const server::Jid& account, const server::xml::Element& item, std::int64_t version);
 
+  /// Every change push() announces also goes to the listeners, whether or not a resource is
+  /// interested: the account (bare), the item as pushed (subscription='remove' for a removal)
+  /// and the roster's version after the change. The presence module keeps its subscriber
+  /// cache with it. A listener must not call back into the hub. After unlisten(token)
+  /// returns, that listener is neither running nor called again.
+  using Listener = std::function<void(const server::Jid&, const server::xml::Element&, std::int64_t)>;
+  std::uint64_t listen(Listener listener);
+  void unlisten(std::uint64_t token);
+
   /// Roster size limit (RFC 6121 §2.3.3 leaves it to the server); the roster module sets it
   /// from [host.roster] max_items.
   std::size_t max_items() const { return max_items_.load(std::memory_order_relaxed); }
@@ -51,6 +61,8 @@ class Hub {
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::vector<Entry>> by_account_;  // bare JID -> sessions
+  std::mutex listeners_mutex_;  // held while listeners run, so that unlisten() waits for them
+  std::vector<std::pair<std::uint64_t, Listener>> listeners_;
   std::atomic<std::size_t> max_items_{1000};
   std::atomic<std::uint64_t> next_id_{1};
 };

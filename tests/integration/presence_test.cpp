@@ -448,6 +448,54 @@ TEST_F(Presence, RemovingAContactEndsBothSubscriptions) {
   EXPECT_EQ(b->roster()["rm1@localhost"], "none");
 }
 
+// RFC 6121 §4.3.2: a probe is answered by what the probed account's roster says now. An
+// online account's subscribers are kept in memory (modules/presence/subscribers.hpp); a
+// change made while it is online, by the roster module (a removal) or by a subscription
+// stanza, must reach that memory. The probes here are sent by hand, as a server would; the
+// "unsubscribed" answering a probe from a non-subscriber changes nothing on the prober's
+// side, so its client does not see it (only Bob's presence would show).
+TEST_F(Presence, AProbeIsAnsweredByTheRosterAsItIsNow) {
+  for (const char* u : {"pr_alice", "pr_bob", "pr_carol"}) add(u);
+  auto alice = online("pr_alice", "a");
+  auto bob = online("pr_bob", "b");
+  auto carol = online("pr_carol", "c");
+  befriend(*alice, *bob);
+  befriend(*carol, *bob);
+  // A presence update reads Bob's roster again: from here on his memory has both subscribers
+  // from that snapshot, and only the changes below can take them out.
+  bob->send("<presence><show>chat</show></presence>");
+  ASSERT_TRUE(alice->expect(presence("pr_bob@localhost/b")));
+  ASSERT_TRUE(carol->expect(presence("pr_bob@localhost/b")));
+  settle(*alice, *bob);
+  auto probe = [](const std::string& to) { return "<presence type='probe' to='" + to + "'/>"; };
+
+  alice->clear();
+  alice->send(probe("pr_bob@localhost"));
+  EXPECT_TRUE(alice->expect(presence("pr_bob@localhost/b"))) << "a subscriber gets the presence";
+
+  // Bob cancels Alice's subscription with a subscription stanza (the presence module).
+  bob->send(sub("pr_alice@localhost", "unsubscribed"));
+  ASSERT_TRUE(alice->expect(presence("pr_bob@localhost", "unsubscribed")));
+  settle(*alice, *bob);
+  alice->clear();
+  alice->send(probe("pr_bob@localhost"));
+  settle(*alice, *bob);  // the probe and its answer come before the answer to a ping
+  EXPECT_EQ(alice->count(presence("pr_bob@localhost/b")), 0u) << "no presence after the cancellation";
+
+  // Bob removes Carol from his roster (the roster module).
+  carol->clear();
+  carol->send(probe("pr_bob@localhost"));
+  EXPECT_TRUE(carol->expect(presence("pr_bob@localhost/b")));
+  EXPECT_EQ(bob->iq("rm", "<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='pr_carol@localhost' "
+                          "subscription='remove'/></query></iq>").attr("type"), "result");
+  ASSERT_TRUE(carol->expect(presence("pr_bob@localhost", "unsubscribed")));
+  settle(*carol, *bob);
+  carol->clear();
+  carol->send(probe("pr_bob@localhost"));
+  settle(*carol, *bob);
+  EXPECT_EQ(carol->count(presence("pr_bob@localhost/b")), 0u) << "no presence after the removal";
+}
+
 // ---- Presence ------------------------------------------------------------------------------
 
 // RFC 6121 §4.2: initial presence probes the contacts one is subscribed to (their available
